@@ -1,0 +1,38 @@
+"""nbops: notebook-first MLOps on one DuckLake catalog.
+
+Importing nbops is cheap; the catalog, pandas and DuckDB load on first use.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from nbops._active import active_run, log_metric, log_metrics, log_param, log_params
+from nbops.errors import NbopsError
+
+if TYPE_CHECKING:
+    from nbops.workspace import Workspace, open
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "NbopsError",
+    "Workspace",
+    "__version__",
+    "active_run",
+    "log_metric",
+    "log_metrics",
+    "log_param",
+    "log_params",
+    "open",
+]
+
+_LAZY = {"Workspace": "nbops.workspace", "open": "nbops.workspace"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'nbops' has no attribute {name!r}")

@@ -1,0 +1,3 @@
+from nbops.cli import main
+
+main()

@@ -1,0 +1,207 @@
+"""The DuckLake catalog: one attachment per process, transactions with retry, migrations."""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import astuple, fields
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+import duckdb
+import pandas as pd
+
+from nbops.catalog import extensions
+from nbops.catalog.migrations import all_migrations
+from nbops.config import Settings
+from nbops.errors import CatalogBusy, CatalogError, CatalogTooNew
+
+T = TypeVar("T")
+LAKE = "lake"
+
+# Substrings of DuckDB/DuckLake errors that mean "someone else was writing: try again".
+_RETRYABLE = ("database is locked", "conflict", "busy", "could not serialize", "deadlock")
+_MAX_ATTEMPTS = 60
+_INLINE_LIMIT = 64  # rows per statement sent as VALUES; larger batches go through Arrow
+
+
+def _is_retryable(exc: BaseException) -> bool:
+    text = str(exc).lower()
+    return any(s in text for s in _RETRYABLE)
+
+
+def _backoff(attempt: int) -> None:
+    # Exponential with full jitter, capped: contention clears in tens of milliseconds.
+    time.sleep(random.uniform(0, min(0.5, 0.005 * 2**attempt)))
+
+
+def _sql_str(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+class Catalog:
+    """A DuckLake catalog opened through DuckDB, with the nbops schema applied."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._lock = threading.RLock()
+        self._con = self._connect()
+        self.schema_version = self._migrate()
+
+    # -- connection -------------------------------------------------------
+    def _connect(self) -> duckdb.DuckDBPyConnection:
+        s = self.settings
+        con = extensions.connect()
+        extensions.load(con, "ducklake")
+        if s.catalog_url.startswith("ducklake:sqlite:"):
+            extensions.load(con, "sqlite")
+        elif s.catalog_url.startswith("ducklake:postgres:"):
+            extensions.load(con, "postgres")
+        if "s3://" in (s.data_path + s.store_path):
+            extensions.load(con, "httpfs")
+            self._create_s3_secret(con)
+        opts = [f"DATA_PATH {_sql_str(s.data_path)}"]
+        if s.catalog_url.startswith("ducklake:sqlite:"):
+            opts += ["META_JOURNAL_MODE 'WAL'", "META_BUSY_TIMEOUT 10000"]
+        attach = f"ATTACH {_sql_str(s.catalog_url)} AS {LAKE} ({', '.join(opts)})"
+        for attempt in range(_MAX_ATTEMPTS):
+            try:
+                con.execute(attach)
+                break
+            except duckdb.Error as exc:
+                if not _is_retryable(exc) or attempt == _MAX_ATTEMPTS - 1:
+                    con.close()
+                    raise CatalogError(
+                        f"cannot open the catalog {s.catalog_url}: {exc}", hint="run `nbops doctor`"
+                    ) from exc
+                _backoff(attempt)
+        con.execute(f"USE {LAKE}")
+        if s.catalog_url.startswith("ducklake:postgres:"):
+            con.execute("SET ducklake_max_retry_count = 100")
+        return con
+
+    def _create_s3_secret(self, con: duckdb.DuckDBPyConnection) -> None:
+        s3 = self.settings.s3
+        parts = ["TYPE S3", f"REGION {_sql_str(s3.region)}", f"URL_STYLE {_sql_str(s3.url_style)}",
+                 f"USE_SSL {'true' if s3.use_ssl else 'false'}"]
+        if s3.key_id:
+            parts.append(f"KEY_ID {_sql_str(s3.key_id)}")
+        if s3.secret:
+            parts.append(f"SECRET {_sql_str(s3.secret)}")
+        if s3.endpoint:
+            parts.append(f"ENDPOINT {_sql_str(s3.endpoint)}")
+        con.execute(f"CREATE OR REPLACE SECRET nbops_s3 ({', '.join(parts)})")
+
+    def close(self) -> None:
+        with self._lock:
+            try:
+                self._con.close()
+            except duckdb.Error:
+                pass
+
+    # -- migrations -------------------------------------------------------
+    def _migrate(self) -> int:
+        migrations = all_migrations()
+        supported = len(migrations)
+
+        def step(con: duckdb.DuckDBPyConnection) -> int:
+            con.execute(
+                "CREATE TABLE IF NOT EXISTS schema_version "
+                "(version INTEGER, name VARCHAR, applied_at TIMESTAMPTZ, applied_by VARCHAR)"
+            )
+            row = con.execute("SELECT coalesce(max(version), 0) FROM schema_version").fetchone()
+            current = int(row[0]) if row else 0
+            if current > supported:
+                raise CatalogTooNew(current, supported)
+            for mod in migrations[current:]:
+                mod.apply(con)
+                con.execute(
+                    "INSERT INTO schema_version VALUES (?, ?, ?, ?)",
+                    [mod.VERSION, mod.__name__.rsplit(".", 1)[-1], datetime.now(UTC), self.settings.user],
+                )
+            return supported
+
+        return self.transaction(step)
+
+    # -- transactions -----------------------------------------------------
+    def transaction(self, fn: Callable[[duckdb.DuckDBPyConnection], T]) -> T:
+        """Run ``fn`` in one commit; retry the whole of it on lock conflicts."""
+        with self._lock:
+            con = self._con
+            for attempt in range(_MAX_ATTEMPTS):
+                try:
+                    con.execute("BEGIN TRANSACTION")
+                    result = fn(con)
+                    con.execute("COMMIT")
+                    return result
+                except duckdb.Error as exc:
+                    try:
+                        con.execute("ROLLBACK")
+                    except duckdb.Error:
+                        pass
+                    if not _is_retryable(exc):
+                        raise CatalogError(f"catalog write failed: {exc}") from exc
+                    _backoff(attempt)
+                except BaseException:
+                    try:
+                        con.execute("ROLLBACK")
+                    except duckdb.Error:
+                        pass
+                    raise
+            raise CatalogBusy(
+                f"the catalog stayed locked through {_MAX_ATTEMPTS} attempts",
+                hint="another process holds it; try again",
+            )
+
+    def insert(self, con: duckdb.DuckDBPyConnection, table: str, rows: Sequence[Any]) -> None:
+        """Append dataclass rows to ``table`` in as few statements as possible."""
+        if not rows:
+            return
+        names = [f.name for f in fields(rows[0])]
+        cols = ", ".join(names)
+        if len(rows) <= _INLINE_LIMIT:
+            one = "(" + ", ".join("?" * len(names)) + ")"
+            values = ", ".join([one] * len(rows))
+            flat = [v for r in rows for v in astuple(r)]
+            con.execute(f"INSERT INTO {table} ({cols}) VALUES {values}", flat)
+            return
+        frame = pd.DataFrame([astuple(r) for r in rows], columns=names)
+        view = f"_nbops_insert_{table}"
+        con.register(view, frame)
+        try:
+            con.execute(f"INSERT INTO {table} ({cols}) SELECT {cols} FROM {view}")
+        finally:
+            con.unregister(view)
+
+    # -- reads ------------------------------------------------------------
+    def query(self, sql: str, params: Sequence[Any] | None = None,
+              frames: dict[str, pd.DataFrame] | None = None) -> pd.DataFrame:
+        """Run a read; ``frames`` are registered as views for the query's duration."""
+        with self._lock:
+            for name, frame in (frames or {}).items():
+                self._con.register(name, frame)
+            try:
+                for attempt in range(_MAX_ATTEMPTS):
+                    try:
+                        return self._con.execute(sql, params or []).df()
+                    except duckdb.Error as exc:
+                        if not _is_retryable(exc) or attempt == _MAX_ATTEMPTS - 1:
+                            raise
+                        _backoff(attempt)
+            finally:
+                for name in frames or {}:
+                    self._con.unregister(name)
+        raise AssertionError("unreachable")
+
+    def fetchall(self, sql: str, params: Sequence[Any] | None = None) -> list[tuple[Any, ...]]:
+        with self._lock:
+            for attempt in range(_MAX_ATTEMPTS):
+                try:
+                    return self._con.execute(sql, params or []).fetchall()
+                except duckdb.Error as exc:
+                    if not _is_retryable(exc) or attempt == _MAX_ATTEMPTS - 1:
+                        raise
+                    _backoff(attempt)
+        raise AssertionError("unreachable")

@@ -1,0 +1,107 @@
+"""SQL for runs and everything a run writes: code, environments, params, metrics, lineage."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import duckdb
+import pandas as pd
+
+from nbops.catalog.core import Catalog
+from nbops.catalog.records import RunBatch
+from nbops.errors import NotFound
+
+_SORTABLE = {"started_at", "ended_at", "duration_ms", "name", "status", "run_id", "user_name"}
+
+
+def _missing(con: duckdb.DuckDBPyConnection, table: str, column: str, keys: Sequence[str]) -> set[str]:
+    if not keys:
+        return set()
+    marks = ", ".join("?" * len(keys))
+    present = {r[0] for r in con.execute(f"SELECT {column} FROM {table} WHERE {column} IN ({marks})", list(keys)).fetchall()}
+    return set(keys) - present
+
+
+class RunRepository:
+    def __init__(self, catalog: Catalog) -> None:
+        self.catalog = catalog
+
+    def save(self, batch: RunBatch) -> None:
+        """Write a run and all its rows in one commit (shared rows only once)."""
+        cat = self.catalog
+
+        def write(con: duckdb.DuckDBPyConnection) -> None:
+            new_code = _missing(con, "code", "code_hash", [c.code_hash for c in batch.code])
+            cat.insert(con, "code", [c for c in batch.code if c.code_hash in new_code])
+            new_env = _missing(con, "environments", "env_hash", [e.env_hash for e in batch.envs])
+            cat.insert(con, "environments", [e for e in batch.envs if e.env_hash in new_env])
+            new_obj = _missing(con, "objects", "object_key", [o.object_key for o in batch.objects])
+            cat.insert(con, "objects", [o for o in batch.objects if o.object_key in new_obj])
+            cat.insert(con, "runs", [batch.run])
+            cat.insert(con, "params", batch.params)
+            cat.insert(con, "metrics", batch.metrics)
+            cat.insert(con, "artifacts", batch.artifacts)
+            cat.insert(con, "lineage", batch.lineage)
+
+        cat.transaction(write)
+
+    def resolve_id(self, run_ref: str) -> str:
+        """Full run id from an id or a unique prefix of one."""
+        rows = self.catalog.fetchall(
+            "SELECT run_id FROM runs WHERE run_id = ? OR starts_with(run_id, ?) LIMIT 2", [run_ref, run_ref]
+        )
+        exact = [r[0] for r in rows if r[0] == run_ref]
+        if exact:
+            return exact[0]
+        if not rows:
+            raise NotFound(f"no run {run_ref!r}", hint="list runs with `nbops runs`")
+        if len(rows) > 1:
+            raise NotFound(f"run prefix {run_ref!r} is ambiguous", hint="give more characters")
+        return str(rows[0][0])
+
+    def runs_frame(self, *, limit: int | None = None, sort: str = "started_at", descending: bool = True,
+                   notebook: str | None = None) -> pd.DataFrame:
+        if sort not in _SORTABLE:
+            raise ValueError(f"cannot sort by {sort!r}; choose one of {sorted(_SORTABLE)}")
+        where, args = ("WHERE notebook = ?", [notebook]) if notebook else ("", [])
+        order = f"ORDER BY {sort} {'DESC' if descending else 'ASC'}, run_id"
+        lim = f"LIMIT {int(limit)}" if limit else ""
+        return self.catalog.query(
+            f"SELECT run_id, name, kind, status, user_name, started_at, duration_ms, notebook, "
+            f"execution_count, pipeline_run_id FROM runs {where} {order} {lim}", args)
+
+    def params_long(self, run_ids: Sequence[str] | None = None) -> pd.DataFrame:
+        return self._for_runs("SELECT run_id, key, value, value_type FROM params", run_ids)
+
+    def metrics_latest(self, run_ids: Sequence[str] | None = None) -> pd.DataFrame:
+        return self._for_runs("SELECT run_id, key, value FROM v_metrics_latest", run_ids)
+
+    def metric_history(self, run_id: str) -> pd.DataFrame:
+        return self.catalog.query(
+            "SELECT key, step, value, ts FROM metrics WHERE run_id = ? ORDER BY key, step, ts", [run_id])
+
+    def _for_runs(self, sql: str, run_ids: Sequence[str] | None) -> pd.DataFrame:
+        if run_ids is None:
+            return self.catalog.query(sql)
+        if not run_ids:
+            return self.catalog.query(sql + " WHERE false")
+        ids = pd.DataFrame({"run_id": list(run_ids)})
+        return self.catalog.query(sql + " WHERE run_id IN (SELECT run_id FROM _nbops_ids)",
+                                  frames={"_nbops_ids": ids})
+
+    def run_details(self, run_id: str) -> dict[str, Any]:
+        run = self.catalog.query("SELECT * FROM v_runs WHERE run_id = ?", [run_id])
+        if run.empty:
+            raise NotFound(f"no run {run_id!r}")
+        env = self.catalog.query(
+            "SELECT * FROM environments WHERE env_hash = ? LIMIT 1", [run.at[0, "env_hash"]])
+        return {
+            "run": run.iloc[0].to_dict(),
+            "params": self.params_long([run_id]),
+            "metrics": self.metric_history(run_id),
+            "artifacts": self.catalog.query(
+                "SELECT * FROM v_artifacts WHERE run_id = ? ORDER BY role, kind, name", [run_id]),
+            "lineage": self.catalog.query("SELECT * FROM lineage WHERE run_id = ?", [run_id]),
+            "environment": env.iloc[0].to_dict() if not env.empty else {},
+        }
