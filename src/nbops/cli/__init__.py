@@ -135,3 +135,16 @@ def doctor() -> None:
         click.echo(f"[{mark}] {check.name}: {check.detail}")
         ok &= check.ok
     sys.exit(0 if ok else 1)
+
+
+def _register_command_modules() -> None:
+    """Each capability adds its commands from its own module ``nbops.cli.<area>``."""
+    import importlib
+    import importlib.util
+
+    for area in ("track", "registry", "governance", "pipelines", "monitor", "abtest", "serve"):
+        if importlib.util.find_spec(f"nbops.cli.{area}") is not None:
+            importlib.import_module(f"nbops.cli.{area}")
+
+
+_register_command_modules()
