@@ -12,11 +12,26 @@ import importlib
 import json
 import os
 import sys
+import threading
+import time
 import traceback
 from pathlib import Path
 
 
+def _exit_with_parent() -> None:
+    """Stop when the benchmark that started us is gone, even in the middle of a long call."""
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1)
+        os._exit(1)
+
+    threading.Thread(target=watch, daemon=True).start()
+
+
 def main() -> None:
+    _exit_with_parent()
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     proto = os.fdopen(os.dup(1), "w", buffering=1)
     os.dup2(2, 1)  # child processes and print() now write to stderr

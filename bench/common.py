@@ -54,7 +54,7 @@ class Stat:
         """``median (min–max) unit``, all three on the median's scale."""
         scale, unit = _scale(self.median, self.unit)
         med = _num(self.median / scale)
-        if len(self.samples) == 1:
+        if self.lo == self.hi:
             return f"{med} {unit}"
         return f"{med} ({_num(self.lo / scale)}–{_num(self.hi / scale)}) {unit}"
 

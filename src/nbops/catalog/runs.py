@@ -106,33 +106,44 @@ class RunRepository:
     def runs_wide(self, *, limit: int | None = None, sort: str = "started_at", descending: bool = True,
                   notebook: str | None = None, only_listed: bool = False) -> pd.DataFrame:
         """:meth:`runs_frame` plus a ``param.X`` column per parameter and a ``metric.Y`` column
-        per metric (its latest value), pivoted by the catalog in one query.
+        per metric (its latest value).
 
         A parameter whose values were all logged as numbers comes back numeric (int64 when
         all are integers and none is missing, float64 otherwise), any other as strings.
         With ``only_listed`` the columns come from the listed runs' values only, else from all.
+        Each catalog table is read once, into Arrow; the pivot runs on those in memory.
         """
         sel, args = self._runs_select(limit, sort, descending, notebook)
-        scope = " WHERE run_id IN (SELECT run_id FROM sel)" if only_listed else ""
-        keys = self.catalog.fetchall(
-            f"WITH sel AS ({sel}) SELECT 'param', key, bool_and(value_type IN ('int', 'float')), "
+        cat = self.catalog
+        runs = cat.arrow(sel, args)
+        ids = {"_nbops_ids": runs.select(["run_id"])} if only_listed else None
+        where = " WHERE run_id IN (SELECT run_id FROM _nbops_ids)" if only_listed else ""
+        frames = {
+            "_nbops_runs": runs,
+            "_nbops_params": cat.arrow(f"SELECT run_id, key, value, value_type FROM params{where}", frames=ids),
+            "_nbops_metrics": cat.arrow(f"SELECT run_id, key, value FROM v_metrics_latest{where}", frames=ids),
+        }
+        keys = cat.fetchall(
+            "SELECT 'param', key, bool_and(value_type IN ('int', 'float')), "
             "bool_and(value_type = 'int' AND TRY_CAST(value AS BIGINT) IS NOT NULL) "
-            f"FROM params{scope} GROUP BY key "
-            f"UNION ALL SELECT 'metric', key, true, false FROM metrics{scope} GROUP BY key", args)
+            "FROM _nbops_params GROUP BY key "
+            "UNION ALL SELECT 'metric', key, true, false FROM _nbops_metrics GROUP BY key",
+            frames=frames, local=True)
         params = sorted((str(k), bool(num), bool(whole)) for kind, k, num, whole in keys if kind == "param")
         metrics = sorted(str(k) for kind, k, *_ in keys if kind == "metric")
-        ctes, joins, picks = [f"sel AS ({sel})"], [], ["sel.*"]
+        ctes, joins, picks = [], [], ["r.*"]
         for name, source, cols in (
-            ("pw", "params", [_pivot_col("param", k, num, whole) for k, num, whole in params]),
-            ("mw", "v_metrics_latest", [_pivot_col("metric", k, True, False) for k in metrics]),
+            ("pw", "_nbops_params", [_pivot_col("param", k, num, whole) for k, num, whole in params]),
+            ("mw", "_nbops_metrics", [_pivot_col("metric", k, True, False) for k in metrics]),
         ):
             if cols:
-                ctes.append(f"{name} AS (SELECT run_id, {', '.join(cols)} FROM {source}{scope} GROUP BY run_id)")
-                joins.append(f"LEFT JOIN {name} ON {name}.run_id = sel.run_id")
+                ctes.append(f"{name} AS (SELECT run_id, {', '.join(cols)} FROM {source} GROUP BY run_id)")
+                joins.append(f"LEFT JOIN {name} ON {name}.run_id = r.run_id")
                 picks.append(f"{name}.* EXCLUDE (run_id)")
-        order = f"ORDER BY sel.{sort} {'DESC' if descending else 'ASC'}, sel.run_id"
-        frame = self.catalog.query(
-            f"WITH {', '.join(ctes)} SELECT {', '.join(picks)} FROM sel {' '.join(joins)} {order}", args)
+        with_ = f"WITH {', '.join(ctes)} " if ctes else ""
+        order = f"ORDER BY r.{sort} {'DESC' if descending else 'ASC'}, r.run_id"
+        frame = cat.query(f"{with_}SELECT {', '.join(picks)} FROM _nbops_runs r {' '.join(joins)} {order}",
+                          frames=frames, local=True)
         for col in frame.columns[frame.dtypes.map(lambda t: isinstance(t, pd.Int64Dtype))]:
             if col.startswith("param."):
                 frame[col] = frame[col].astype("float64")  # an integer param missing somewhere
