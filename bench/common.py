@@ -112,16 +112,24 @@ def fmt(value: float, unit: str) -> str:
     return f"{_num(value / scale)} {name}"
 
 
-def timed(fn: Callable[[], Any]) -> float:
-    """Seconds taken by ``fn()``, with the garbage collector quiet during the call."""
+def measure(fn: Callable[[], Any]) -> tuple[float, Any]:
+    """(seconds taken by ``fn()``, its result), with the garbage collector quiet during the call.
+
+    Both sides of every comparison are timed through this (the anchor's worker too).
+    """
     gc.collect()
     gc.disable()
     try:
         t0 = time.perf_counter()
-        fn()
-        return time.perf_counter() - t0
+        result = fn()
+        return time.perf_counter() - t0, result
     finally:
         gc.enable()
+
+
+def timed(fn: Callable[[], Any]) -> float:
+    """Seconds taken by ``fn()`` (see :func:`measure`)."""
+    return measure(fn)[0]
 
 
 def alternate(sides: dict[str, Callable[[int], float]], repeat: int, *, warmup: bool = True,

@@ -12,7 +12,7 @@ import time
 from typing import Any
 
 import data
-from common import dir_bytes
+from common import dir_bytes, measure, timed
 
 _state: dict[str, Any] = {"frames": {}, "models": {}}
 
@@ -57,20 +57,23 @@ def _version(dist: str) -> str:
     return version(dist)
 
 
-def record(seed: int, i: int, pinned: bool) -> float:
+def record(uri: str, seed: int, i: int, pinned: bool) -> float:
     """start_run, log_params, log_metrics, log_input(from_pandas(df)), sklearn.log_model."""
-    import mlflow
     import mlflow.sklearn
 
+    mlflow = _mlflow(uri)
+    mlflow.set_experiment("bench-record")
     df, model = _state["frames"][seed], _state["models"][seed]
     extra: dict[str, Any] = {"pip_requirements": _state["pins"]} if pinned else {}
-    t0 = time.perf_counter()
-    with mlflow.start_run(run_name=f"record-{i}"):
-        mlflow.log_params(data.params(i))
-        mlflow.log_metrics(data.metrics(i))
-        mlflow.log_input(mlflow.data.from_pandas(df, name="train"), context="training")
-        mlflow.sklearn.log_model(model, name="model", skops_trusted_types=_state["trusted"], **extra)
-    return time.perf_counter() - t0
+
+    def body() -> None:
+        with mlflow.start_run(run_name=f"record-{i}"):
+            mlflow.log_params(data.params(i))
+            mlflow.log_metrics(data.metrics(i))
+            mlflow.log_input(mlflow.data.from_pandas(df, name="train"), context="training")
+            mlflow.sklearn.log_model(model, name="model", skops_trusted_types=_state["trusted"], **extra)
+
+    return timed(body)
 
 
 def drop_inputs() -> None:
@@ -110,9 +113,8 @@ def search(uri: str, n: int) -> dict[str, Any]:
     """mlflow.search_runs(max_results=n) as a DataFrame."""
     mlflow = _mlflow(uri)
     exp_id = mlflow.get_experiment_by_name("bench-list").experiment_id
-    t0 = time.perf_counter()
-    df = mlflow.search_runs([exp_id], max_results=n)
-    return {"seconds": time.perf_counter() - t0, "rows": len(df), "cols": df.shape[1]}
+    seconds, df = measure(lambda: mlflow.search_runs([exp_id], max_results=n))
+    return {"seconds": seconds, "rows": len(df), "cols": df.shape[1]}
 
 
 # -- figure 3: re-logging an unchanged large dataset ---------------------------
@@ -125,17 +127,19 @@ def prepare_large(uri: str, artifacts: str, rows: int, cols: int) -> dict[str, A
     return {"bytes": int(_state["large"].memory_usage(index=True).sum())}
 
 
-def relog_large(artifacts: str) -> dict[str, Any]:
+def relog_large(uri: str, artifacts: str) -> dict[str, Any]:
     """Log the unchanged frame's bytes again: to_parquet + log_artifact (MLflow keeps no content index)."""
-    import mlflow
-
+    mlflow = _mlflow(uri)
+    mlflow.set_experiment("bench-large")
     before = dir_bytes(artifacts)
-    t0 = time.perf_counter()
-    with mlflow.start_run(run_name="relog"), tempfile.TemporaryDirectory() as tmp:
-        path = os.path.join(tmp, "large.parquet")
-        _state["large"].to_parquet(path, compression="zstd")
-        mlflow.log_artifact(path)
-    seconds = time.perf_counter() - t0
+
+    def body() -> None:
+        with mlflow.start_run(run_name="relog"), tempfile.TemporaryDirectory() as tmp:
+            path = os.path.join(tmp, "large.parquet")
+            _state["large"].to_parquet(path, compression="zstd")
+            mlflow.log_artifact(path)
+
+    seconds = timed(body)
     return {"seconds": seconds, "written": dir_bytes(artifacts) - before}
 
 

@@ -26,6 +26,14 @@ LAKE = "lake"
 _RETRYABLE = ("database is locked", "conflict", "busy", "could not serialize", "deadlock")
 _MAX_ATTEMPTS = 60
 _INLINE_LIMIT = 64  # rows per statement sent as VALUES; larger batches go through Arrow
+# DuckLake keeps small inserts ("inlined" rows) in the metadata database, where they read about
+# three times slower than from Parquet; past this many, they are moved to Parquet files.
+_FLUSH_ROWS = 20_000
+_FLUSH_CHECK_EVERY = 500  # commits of this process between two looks at that count
+_PENDING_INLINED = (
+    f"SELECT (SELECT sum(record_count) FROM __ducklake_metadata_{LAKE}.ducklake_table_stats), "
+    f"(SELECT sum(record_count) FROM __ducklake_metadata_{LAKE}.ducklake_data_file "
+    "WHERE end_snapshot IS NULL)")
 
 
 def _is_retryable(exc: BaseException) -> bool:
@@ -51,7 +59,9 @@ class Catalog:
         self._con = self._connect()
         row = self._con.execute("SELECT current_setting('threads')").fetchone()
         self._threads = int(row[0]) if row else 1
+        self._commits = 0
         self.schema_version = self._migrate()
+        self.flush_inlined()
 
     # -- connection -------------------------------------------------------
     def _connect(self) -> duckdb.DuckDBPyConnection:
@@ -131,6 +141,31 @@ class Catalog:
     # -- transactions -----------------------------------------------------
     def transaction(self, fn: Callable[[duckdb.DuckDBPyConnection], T]) -> T:
         """Run ``fn`` in one commit; retry the whole of it on lock conflicts."""
+        result = self._commit(fn)
+        self._commits += 1
+        if self._commits % _FLUSH_CHECK_EVERY == 0:
+            self.flush_inlined()
+        return result
+
+    def flush_inlined(self, min_rows: int = _FLUSH_ROWS) -> int:
+        """Move the rows DuckLake inlined into the metadata database to Parquet files, once
+        there are ``min_rows`` of them; the data and its snapshots (time travel) stay as they
+        were. Embedded (SQLite) catalogs only; best effort: returns how many rows moved, 0
+        when there were too few or another process held the catalog."""
+        if not self.settings.is_embedded:
+            return 0
+        try:
+            with self._lock, self._single_threaded():
+                row = self._con.execute(_PENDING_INLINED).fetchone()
+                pending = int(row[0] or 0) - int(row[1] or 0) if row else 0
+                if pending < min_rows:
+                    return 0
+                self._con.execute(f"CALL ducklake_flush_inlined_data('{LAKE}')").fetchall()
+                return pending
+        except duckdb.Error:
+            return 0
+
+    def _commit(self, fn: Callable[[duckdb.DuckDBPyConnection], T]) -> T:
         with self._lock, self._single_threaded():
             con = self._con
             for attempt in range(_MAX_ATTEMPTS):
@@ -227,6 +262,26 @@ class Catalog:
               frames: dict[str, Any] | None = None, *, local: bool = False) -> Any:
         """Like :meth:`query`, as a pyarrow Table (no pandas conversion)."""
         return self._read(sql, params, frames, lambda r: r.to_arrow_table(), local)
+
+    def arrow_many(self, queries: Sequence[tuple[str, Sequence[Any]]]) -> list[Any]:
+        """Several reads as pyarrow Tables, all from one snapshot (one transaction)."""
+        with self._lock:
+            con = self._con
+            for attempt in range(_MAX_ATTEMPTS):
+                try:
+                    con.execute("BEGIN TRANSACTION")
+                    out = [con.execute(sql, list(args)).to_arrow_table() for sql, args in queries]
+                    con.execute("COMMIT")
+                    return out
+                except duckdb.Error as exc:
+                    try:
+                        con.execute("ROLLBACK")
+                    except duckdb.Error:
+                        pass
+                    if not _is_retryable(exc) or attempt == _MAX_ATTEMPTS - 1:
+                        raise
+                    _backoff(attempt)
+        raise AssertionError("unreachable")
 
     def fetchall(self, sql: str, params: Sequence[Any] | None = None,
                  frames: dict[str, Any] | None = None, *, local: bool = False) -> list[tuple[Any, ...]]:

@@ -26,13 +26,50 @@ def _first_of_each(rows: Sequence[Any], key: str, wanted: set[str]) -> list[Any]
     return out
 
 
-def _quote(text: str, mark: str) -> str:
-    return mark + text.replace(mark, mark * 2) + mark
+def _pivot(long: Any, prefix: str, runs: Any, n: int, only_listed: bool) -> dict[str, Any]:
+    """``prefix.key`` columns, aligned to ``runs``, from long (run_id, key, value[, value_type]) rows."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    at = pc.index_in(long["run_id"], value_set=runs["run_id"]).fill_null(-1).to_numpy(zero_copy_only=False)
+    if only_listed:
+        listed = at >= 0
+        long, at = long.filter(pa.array(listed)), at[listed]
+    cols: dict[str, Any] = {}
+    for key in sorted(pc.unique(long["key"]).to_pylist()):
+        mask = pc.equal(long["key"], key)
+        rows = long.filter(mask)
+        cols[f"{prefix}.{key}"] = _column(rows, at[mask.to_numpy(zero_copy_only=False)], n)
+    return cols
 
 
-def _pivot_col(prefix: str, key: str, numeric: bool, whole: bool) -> str:
-    value = f"TRY_CAST(value AS {'BIGINT' if whole else 'DOUBLE'})" if numeric and prefix == "param" else "value"
-    return f"any_value({value}) FILTER (WHERE key = {_quote(key, chr(39))}) AS {_quote(f'{prefix}.{key}', chr(34))}"
+def _column(rows: Any, at: Any, n: int) -> Any:
+    """One key's values placed at their runs' rows; missing values are NaN."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    keep = at >= 0
+    at = at[keep]
+    values = rows["value"]
+    if "value_type" in rows.column_names:  # params are strings; numbers when logged as numbers
+        types = set(pc.unique(rows["value_type"]).to_pylist())
+        if not types <= {"int", "float"}:
+            out = np.full(n, None, dtype=object)
+            out[at] = values.to_numpy(zero_copy_only=False)[keep]
+            return pd.array(out, dtype="str")
+        whole = types == {"int"} and len(np.unique(at)) == n
+        try:
+            values = pc.cast(values, pa.int64() if whole else pa.float64())
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            whole, values = False, pc.cast(values, pa.float64())  # integers beyond int64
+        if whole:
+            out = np.zeros(n, dtype=np.int64)
+            out[at] = values.to_numpy(zero_copy_only=False)[keep]
+            return out
+    out = np.full(n, np.nan)
+    out[at] = values.to_numpy(zero_copy_only=False)[keep]
+    return out
 
 
 class RunRepository:
@@ -109,45 +146,23 @@ class RunRepository:
         per metric (its latest value).
 
         A parameter whose values were all logged as numbers comes back numeric (int64 when
-        all are integers and none is missing, float64 otherwise), any other as strings.
-        With ``only_listed`` the columns come from the listed runs' values only, else from all.
-        Each catalog table is read once, into Arrow; the pivot runs on those in memory.
+        all are integers and every listed run has one, float64 otherwise), any other as
+        strings. With ``only_listed`` the columns come from the listed runs' values only,
+        else from all runs'. The three tables are read once, from one snapshot, and pivoted
+        in memory.
         """
         sel, args = self._runs_select(limit, sort, descending, notebook)
-        cat = self.catalog
-        runs = cat.arrow(sel, args)
-        ids = {"_nbops_ids": runs.select(["run_id"])} if only_listed else None
-        where = " WHERE run_id IN (SELECT run_id FROM _nbops_ids)" if only_listed else ""
-        frames = {
-            "_nbops_runs": runs,
-            "_nbops_params": cat.arrow(f"SELECT run_id, key, value, value_type FROM params{where}", frames=ids),
-            "_nbops_metrics": cat.arrow(f"SELECT run_id, key, value FROM v_metrics_latest{where}", frames=ids),
-        }
-        keys = cat.fetchall(
-            "SELECT 'param', key, bool_and(value_type IN ('int', 'float')), "
-            "bool_and(value_type = 'int' AND TRY_CAST(value AS BIGINT) IS NOT NULL) "
-            "FROM _nbops_params GROUP BY key "
-            "UNION ALL SELECT 'metric', key, true, false FROM _nbops_metrics GROUP BY key",
-            frames=frames, local=True)
-        params = sorted((str(k), bool(num), bool(whole)) for kind, k, num, whole in keys if kind == "param")
-        metrics = sorted(str(k) for kind, k, *_ in keys if kind == "metric")
-        ctes, joins, picks = [], [], ["r.*"]
-        for name, source, cols in (
-            ("pw", "_nbops_params", [_pivot_col("param", k, num, whole) for k, num, whole in params]),
-            ("mw", "_nbops_metrics", [_pivot_col("metric", k, True, False) for k in metrics]),
-        ):
-            if cols:
-                ctes.append(f"{name} AS (SELECT run_id, {', '.join(cols)} FROM {source} GROUP BY run_id)")
-                joins.append(f"LEFT JOIN {name} ON {name}.run_id = r.run_id")
-                picks.append(f"{name}.* EXCLUDE (run_id)")
-        with_ = f"WITH {', '.join(ctes)} " if ctes else ""
-        order = f"ORDER BY r.{sort} {'DESC' if descending else 'ASC'}, r.run_id"
-        frame = cat.query(f"{with_}SELECT {', '.join(picks)} FROM _nbops_runs r {' '.join(joins)} {order}",
-                          frames=frames, local=True)
-        for col in frame.columns[frame.dtypes.map(lambda t: isinstance(t, pd.Int64Dtype))]:
-            if col.startswith("param."):
-                frame[col] = frame[col].astype("float64")  # an integer param missing somewhere
-        return frame
+        runs, params, metrics = self.catalog.arrow_many([
+            (sel, args),
+            ("SELECT run_id, key, value, value_type FROM params", []),
+            ("SELECT run_id, key, value FROM v_metrics_latest", []),
+        ])
+        frame = self.catalog.query("SELECT * FROM _nbops_runs", frames={"_nbops_runs": runs}, local=True)
+        n = len(frame)
+        cols = {**_pivot(params, "param", runs, n, only_listed), **_pivot(metrics, "metric", runs, n, only_listed)}
+        if not cols:
+            return frame
+        return pd.concat([frame, pd.DataFrame(cols, index=frame.index)], axis=1)
 
     def params_long(self, run_ids: Sequence[str] | None = None) -> pd.DataFrame:
         return self._for_runs("SELECT run_id, key, value, value_type FROM params", run_ids)
