@@ -26,7 +26,7 @@ from types import ModuleType
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import BENCH_DIR, FULL_REPEAT, ROOT, Result, machine_info, versions  # noqa: E402
+from common import BENCH_DIR, ROOT, Result, machine_info, versions  # noqa: E402
 
 DOCS = ROOT / "docs" / "benchmarks.md"
 RESULTS = BENCH_DIR / "results"
@@ -83,6 +83,13 @@ def table(results: list[Result], anchor: str) -> str:
     return "\n".join(lines)
 
 
+def _rounds(results: list[Result]) -> str:
+    counts = sorted({len(s.samples) for r in results for s in (r.nbops, r.anchor) if s is not None})
+    if not counts:
+        return "several"
+    return str(counts[0]) if len(counts) == 1 else f"{counts[0]}–{counts[-1]}"
+
+
 def section(name: str, module: ModuleType, results: list[Result], seconds: float, quick: bool) -> str:
     m = machine_info()
     v = versions("nbops", "duckdb", "pandas", "pyarrow", "numpy", "scikit-learn", "skops")
@@ -97,7 +104,7 @@ def section(name: str, module: ModuleType, results: list[Result], seconds: float
         f"- Machine: {m['cpu']}; {m['os']}; Python {m['python']}.",
         "- nbops side: " + ", ".join(f"{k} {val}" for k, val in v.items()) + ".",
         *[f"- {k}: {val}." for k, val in about.items()],
-        f"- Median (min–max) of up to {FULL_REPEAT} alternating rounds after one warm-up; the "
+        f"- Median (min–max) of {_rounds(results)} alternating rounds after one warm-up; the "
         "machine was shared with other work, so timings are noisy.",
         "",
     ]

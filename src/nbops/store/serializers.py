@@ -142,22 +142,21 @@ def _dictionary_columns(table: Any) -> bool | list[str]:
     and the file comes out larger, so those are written plain.
     """
     import numpy as np
+    import pandas as pd
     import pyarrow as pa
-    import pyarrow.compute as pc
 
     if any(pa.types.is_nested(f.type) for f in table.schema):
         return True  # leaf column paths differ from the names: keep the writer's default
+    idx = pa.array(np.linspace(0, max(table.num_rows - 1, 0), _DICT_SAMPLE, dtype=np.int64))
     out = []
     for name, col in zip(table.column_names, table.columns, strict=True):
-        n = len(col)
-        if n <= _DICT_SAMPLE or pa.types.is_dictionary(col.type) or pa.types.is_boolean(col.type):
+        if len(col) <= _DICT_SAMPLE or pa.types.is_dictionary(col.type) or pa.types.is_boolean(col.type):
             out.append(name)
             continue
-        idx = np.linspace(0, n - 1, _DICT_SAMPLE, dtype=np.int64)
         try:
-            distinct = pc.count_distinct(col.take(idx)).as_py()
+            distinct = len(pd.unique(col.take(idx).to_numpy(zero_copy_only=False)))
         except (pa.ArrowException, TypeError, ValueError):
-            out.append(name)  # a type count_distinct does not handle: keep the default
+            out.append(name)  # a type the sample cannot be counted for: keep the default
             continue
         if distinct <= _DICT_SAMPLE // 2:
             out.append(name)
