@@ -28,11 +28,15 @@ class GovernanceRepository:
     # -- roles ------------------------------------------------------------
     def current_roles(self, con: Con, principal: str | None = None) -> list[dict[str, Any]]:
         """The latest grant per (principal, scope); revoked ones (role NULL) left out."""
+        return [g for g in self.latest_grants(con, principal) if g["role"] is not None]
+
+    def latest_grants(self, con: Con, principal: str | None = None) -> list[dict[str, Any]]:
+        """The latest grant per (principal, scope), revocations (role NULL) included."""
         where, args = ("WHERE principal = ?", [principal]) if principal else ("", [])
         return self._dicts(con, f"""
             SELECT principal, scope, role, granted_by, ts FROM (
                 SELECT *, row_number() OVER (PARTITION BY principal, scope ORDER BY audit_seq DESC) AS rn
-                FROM role_grants {where}) WHERE rn = 1 AND role IS NOT NULL
+                FROM role_grants {where}) WHERE rn = 1
             ORDER BY scope, principal""", args)
 
     def any_grant(self, con: Con) -> bool:

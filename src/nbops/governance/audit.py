@@ -103,7 +103,12 @@ def verify_rows(rows: list[tuple[Any, ...]], head: list[tuple[Any, ...]],
 
 
 def verify(repo: AuditRepository, expected_head: str | None = None) -> VerifyResult:
-    return verify_rows(repo.rows(), repo.head_rows(), expected_head)
+    try:
+        rows, head = repo.rows(), repo.head_rows()
+    except duckdb.Error as exc:
+        return VerifyResult(False, 0, 0, "", None,
+                            f"the audit log cannot be read, a data file was altered or removed: {exc}")
+    return verify_rows(rows, head, expected_head)
 
 
 def export(repo: AuditRepository, path: str | Path) -> VerifyResult:

@@ -77,10 +77,15 @@ class Governed:
         return self.ws.catalog.transaction(tx)
 
     # -- authorization ----------------------------------------------------
+    def grants(self, con: Con | None) -> tuple[list[dict[str, Any]], str | None]:
+        """Current role grants, and the workspace creator while no role was ever granted."""
+        latest = self.gov.latest_grants(con)
+        creator = None if latest else self.gov.workspace_creator(con)
+        return [g for g in latest if g["role"] is not None], creator
+
     def decide(self, con: Con | None, action: Action, resource: Resource,
                policy: Policy | None = None, actor: str | None = None) -> Decision:
-        grants = self.gov.current_roles(con)
-        creator = None if self.gov.any_grant(con) else self.gov.workspace_creator(con)
+        grants, creator = self.grants(con)
         return authorize(actor or self.actor, action, resource, grants=grants, creator=creator,
                          policy=policy)
 
@@ -106,21 +111,28 @@ class Governed:
             raise NotFound(f"no registered model {name!r}", hint="list them with `nbops models`")
         return m
 
-    def version_number(self, con: Con | None, name: str, version: int | str) -> int:
-        """A version given as 3, "3", "v3", "latest" or an alias name."""
-        self.require_model(con, name)
+    def version_row(self, con: Con | None, name: str, version: int | str) -> dict[str, Any]:
+        """The version row for 3, "3", "v3", "latest" or an alias name."""
         text = str(version).strip()
         if text.isdigit() or re.fullmatch(r"v\d+", text):
             number = int(text.lstrip("v"))
-            if self.models.version(con, name, number) is None:
-                raise NotFound(f"{name} has no version {number}", hint=f"see `nbops models {name}`")
-            return number
-        if text == "latest":
+        elif text == "latest":
+            self.require_model(con, name)
             latest = self.models.latest_version(con, name)
             if latest is None:
                 raise NotFound(f"{name} has no versions")
-            return latest
-        event = self.models.alias_event(con, name, check_alias(text))
-        if event is None or event["version"] is None:
-            raise NotFound(f"{name} has no alias {text!r}", hint=f"see `nbops models {name}`")
-        return int(event["version"])
+            number = latest
+        else:
+            event = self.models.alias_event(con, name, check_alias(text))
+            if event is None or event["version"] is None:
+                self.require_model(con, name)
+                raise NotFound(f"{name} has no alias {text!r}", hint=f"see `nbops models show {name}`")
+            number = int(event["version"])
+        row = self.models.version(con, check_model_name(name), number)
+        if row is None:
+            self.require_model(con, name)
+            raise NotFound(f"{name} has no version {number}", hint=f"see `nbops models show {name}`")
+        return row
+
+    def version_number(self, con: Con | None, name: str, version: int | str) -> int:
+        return int(self.version_row(con, name, version)["version"])

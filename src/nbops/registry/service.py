@@ -20,7 +20,7 @@ from nbops.catalog.governance_records import (
 from nbops.errors import NbopsError, NotFound
 from nbops.governance.context import Change, Con, Governed, check_alias, check_model_name
 from nbops.governance.errors import PolicyViolation, RegistryConflict
-from nbops.governance.identity import Action, Resource, effective_role
+from nbops.governance.identity import Action, Resource, authorize, effective_role
 from nbops.governance.policy import Policy, PromotionFacts, unmet_requirements, valid_approvers
 from nbops.registry.guards import DEFAULT_GUARDS, Guard
 from nbops.store.serializers import deserialize
@@ -124,9 +124,10 @@ class Registry(Governed):
         check_alias(alias)
 
         def fn(con: Con, seq: int) -> Change:
-            v = self.version_number(con, name, version)
+            row = self.version_row(con, name, version)
+            v = int(row["version"])
             policy, policy_seq = self.policy_for(con, name, alias)
-            facts, request_id = self._facts(con, name, v, alias, policy, policy_seq)
+            facts, request_id = self._facts(con, row, alias, policy, policy_seq)
             problems = unmet_requirements(policy, facts)
             if problems:
                 raise PolicyViolation(f"{name} v{v} to {alias!r}", problems, actor=self.actor,
@@ -142,16 +143,16 @@ class Registry(Governed):
             return Change(Action.PROMOTE, f"model:{name}@{alias}",
                           {"model": name, "alias": alias, "version": v, "previous": facts.holder_version,
                            "reason": reason, "request": request_id, "approvers": approvers,
-                           "policy_seq": policy_seq}, v)
+                           "policy_seq": policy_seq}, row)
 
-        v = self.change(fn)
-        return self.resolve(f"{name}@v{v}")
+        return self._version_record(self.change(fn))
 
-    def _facts(self, con: Con, name: str, v: int, alias: str, policy: Policy,
+    def _facts(self, con: Con, row: dict[str, Any], alias: str, policy: Policy,
                policy_seq: int) -> tuple[PromotionFacts, str | None]:
-        decision = self.decide(con, Action.PROMOTE, Resource(name, alias), policy)
-        row = self.models.version(con, name, v)
-        assert row is not None
+        name, v = row["name"], int(row["version"])
+        grants, creator = self.grants(con)
+        decision = authorize(self.actor, Action.PROMOTE, Resource(name, alias), grants=grants,
+                             creator=creator, policy=policy)
         holder = self.models.alias_event(con, name, alias)
         holder_v = int(holder["version"]) if holder and holder["version"] is not None else None
         holder_row = self.models.version(con, name, holder_v) if holder_v else None
@@ -162,7 +163,6 @@ class Registry(Governed):
             holder_metrics=self.models.run_metrics(con, holder_row["run_id"]) if holder_row else {},
             role_problem=None if decision.allowed else decision.reason, now=_now())
         best: tuple[int, str | None, list[dict[str, Any]]] = (-1, None, [])
-        grants = self.gov.current_roles(con)
         for req in self.gov.open_requests(con, name, v, alias):
             if int(req["policy_seq"]) != policy_seq:
                 continue  # made under another policy: does not count
@@ -199,10 +199,9 @@ class Registry(Governed):
                                                            _now(), seq))
             return Change(Action.ROLLBACK, f"model:{name}@{alias}",
                           {"model": name, "alias": alias, "version": target, "previous": current,
-                           "reason": reason}, target)
+                           "reason": reason}, row)
 
-        v = self.change(fn)
-        return self.resolve(f"{name}@v{v}")
+        return self._version_record(self.change(fn))
 
     # -- archive and delete -------------------------------------------------
     def archive(self, name: str, version: int | str, reason: str = "") -> None:
@@ -249,11 +248,9 @@ class Registry(Governed):
             raise NbopsError(f"{ref!r} names a run's artifact, not a registered model",
                              hint="use NAME@ALIAS, NAME@vN or NAME@latest")
         tag: int | str = r.version if r.version is not None else (r.alias or "latest")
-        v = self.version_number(None, r.name, tag)
-        row = self.models.version(None, r.name, v)
-        assert row is not None
+        row = self.version_row(None, r.name, tag)
         if row["status"] == VersionStatus.DELETED:
-            raise NotFound(f"{r.name} v{v} was deleted")
+            raise NotFound(f"{r.name} v{row['version']} was deleted")
         return self._version_record(row)
 
     def load(self, ref: str, *, trust: bool = False) -> Any:
