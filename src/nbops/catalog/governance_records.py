@@ -95,7 +95,7 @@ class RoleGrantRow:
 class PolicyRow:
     name: str  # a model, or "*" for every model
     alias: str
-    spec: str  # JSON of governance.policy.Policy
+    spec: str | None  # JSON of governance.policy.Policy; None = removed
     set_by: str
     ts: datetime
     audit_seq: int

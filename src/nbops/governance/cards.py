@@ -91,7 +91,10 @@ def build_card(reg: Registry, ref: str, *, intended_use: str | None = None) -> M
     details = reg.ws.run_details(mv.run_id) if mv.run_id else None
     card = ModelCard(f"Model card: {mv.name}@v{mv.version}")
     use = intended_use or model.get("intended_use") or "Not stated (set it with `nbops card --intended-use`)."
-    card.sections.append(("Intended use", [str(use)] + ([str(mv.description)] if mv.description else [])))
+    intro: list[str | Table] = [str(use)]
+    if mv.description:
+        intro.append(str(mv.description))
+    card.sections.append(("Intended use", intro))
     card.sections.append(("Version", [(["field", "value"], [
         ["name", mv.name], ["version", mv.version], ["status", mv.status],
         ["aliases", ", ".join(mv.aliases) or "-"], ["registered by", mv.created_by],

@@ -22,7 +22,7 @@ from nbops.catalog.governance_records import (
 from nbops.errors import NbopsError, NotFound
 from nbops.governance import audit
 from nbops.governance.context import Change, Con, Governed, check_alias
-from nbops.governance.errors import RegistryConflict, RequestInvalidated
+from nbops.governance.errors import PermissionDenied, RegistryConflict, RequestInvalidated
 from nbops.governance.identity import WORKSPACE, Action, Resource, Role
 from nbops.governance.policy import Policy
 
@@ -196,11 +196,10 @@ class Governance(Governed):
                           decision: Decision) -> None:
         if decision != Decision.APPROVE or not policy.separation_of_duties:
             return
-        author = self.models.version(con, req["name"], int(req["version"]))["created_by"]
+        version = self.models.version(con, req["name"], int(req["version"]))
+        author = version["created_by"] if version else None
         if self.actor in (author, req["requested_by"]):
             what = "registered the version" if self.actor == author else "requested the promotion"
-            from nbops.governance.errors import PermissionDenied
-
             raise PermissionDenied(f"{self.actor} {what} and cannot approve it (separation of duties)",
                                    actor=self.actor, action=str(Action.APPROVE),
                                    hint="another reviewer must approve")

@@ -99,11 +99,11 @@ class Registry(Governed):
             from nbops.tracking.fingerprint import fingerprint
 
             fp = fingerprint(model)
-            row = self.models.producing_artifact(fp) if fp else None
-            if row is None:
+            found = self.models.producing_artifact(fp) if fp else None
+            if found is None:
                 with self.ws.run(name=f"register {name}", kind="register") as run:
-                    logged = run.log_model(model, name, trust=trust)
-                row = logged.__dict__
+                    found = dict(run.log_model(model, name, trust=trust).__dict__)
+            row = found
         if not row.get("object_key"):
             raise NbopsError(f"the model was not stored: {row.get('skipped_reason') or 'no object'}",
                              hint="register a model that nbops can serialize (trust=True for joblib)")
