@@ -123,11 +123,17 @@ class Workspace:
 
     # -- artifacts ----------------------------------------------------------
     def artifact(self, ref: str) -> dict[str, Any]:
-        """The catalog row of the artifact ``ref`` names (``name``, ``name@vN``, ``RUN/name``)."""
+        """The catalog row of the artifact ``ref`` names (``name``, ``name@vN``, ``RUN/name``,
+        or ``name@alias``: the registered version the alias holds)."""
         r = parse_ref(ref)
         if r.alias is not None:
-            raise NotFound(f"no alias {r.alias!r} for {r.name!r}",
-                           hint="use NAME, NAME@vN or NAME@latest")
+            from nbops.registry.refs import alias_artifact
+
+            row = None if r.run_id else alias_artifact(self.catalog, r.name, r.alias)
+            if row is None:
+                raise NotFound(f"no alias {r.alias!r} for {r.name!r}",
+                               hint="use NAME, NAME@vN, NAME@latest or a registry alias (`nbops models`)")
+            return row
         run_id = self.runs_repo.resolve_id(r.run_id) if r.run_id else None
         return self.artifacts.find(r.name, version=r.version, run_id=run_id)
 
