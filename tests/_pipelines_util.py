@@ -24,8 +24,8 @@ def make_notebook(path: Path, *cells: str, parameters: str | None = None) -> Pat
     return path
 
 
-@pytest.fixture
-def ws(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+@pytest.fixture(name="ws")
+def ws_fixture(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     """A fresh workspace in tmp_path; kernels import this checkout's nbops."""
     import nbops
 

@@ -15,7 +15,7 @@ import tempfile
 from pathlib import Path
 
 import pytest
-from _pipelines_util import make_notebook, ws  # noqa: F401
+from _pipelines_util import make_notebook, ws_fixture  # noqa: F401
 
 from nbops.pipelines import add_schedule
 from nbops.pipelines.export import write_airflow

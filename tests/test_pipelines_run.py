@@ -8,7 +8,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from _pipelines_util import make_notebook, pid_gone, ws  # noqa: F401
+from _pipelines_util import make_notebook, pid_gone, ws_fixture  # noqa: F401
 from click.testing import CliRunner
 
 from nbops.cli import main

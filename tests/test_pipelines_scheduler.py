@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from _pipelines_util import make_notebook, ws  # noqa: F401
+from _pipelines_util import make_notebook, ws_fixture  # noqa: F401
 
 from nbops.catalog.pipeline_records import LeaseRow
 from nbops.pipelines import add_schedule, trigger

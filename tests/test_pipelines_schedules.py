@@ -8,12 +8,18 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from _pipelines_util import make_notebook, ws  # noqa: F401
+from _pipelines_util import make_notebook, ws_fixture  # noqa: F401
 from click.testing import CliRunner
 
 from nbops.cli import main
 from nbops.errors import NotFound
-from nbops.pipelines import add_schedule, list_schedules, pause_schedule, remove_schedule, resume_schedule
+from nbops.pipelines import (
+    add_schedule,
+    list_schedules,
+    pause_schedule,
+    remove_schedule,
+    resume_schedule,
+)
 from nbops.pipelines.cron import ScheduleError, latest_slot, next_slot
 from nbops.pipelines.export import airflow_dag, crontab, on_calendar, systemd_units
 from nbops.pipelines.schedules import ScheduleExists

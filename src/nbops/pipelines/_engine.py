@@ -47,7 +47,7 @@ class CellProgress:
 def _engine_class() -> type:
     from papermill.engines import NBClientEngine
 
-    class NbopsEngine(NBClientEngine):  # type: ignore[misc]
+    class NbopsEngine(NBClientEngine):
         @classmethod
         def execute_managed_notebook(cls, nb_man: Any, kernel_name: str, **kwargs: Any) -> Any:
             progress: CellProgress = kwargs.pop("nbops_progress")

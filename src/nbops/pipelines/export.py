@@ -83,9 +83,9 @@ def _expand(field: str, index: int) -> list[int] | None:
             start, end = lo, hi
         else:
             a, _, b = rng.partition("-")
-            start = names.get(a, None) if a in names else int(a)
-            end = (names.get(b) if b in names else int(b)) if b else (hi if step_text else start)
-        values.update(range(int(start), int(end) + 1, step))  # type: ignore[arg-type]
+            start = names[a] if a in names else int(a)
+            end = (names[b] if b in names else int(b)) if b else (hi if step_text else start)
+        values.update(range(start, end + 1, step))
     if index == 4:
         values = {v % 7 for v in values}
     return sorted(values)

@@ -87,8 +87,8 @@ def kernel_manager_class(env: dict[str, str], cwd: str | None, guard: KernelGuar
     """
     from jupyter_client.manager import AsyncKernelManager
 
-    class RunKernelManager(AsyncKernelManager):  # type: ignore[misc]
-        async def start_kernel(self, **kw: Any) -> None:
+    class RunKernelManager(AsyncKernelManager):
+        async def start_kernel(self, **kw: Any) -> None:  # type: ignore[override]
             kw["env"] = env
             if cwd is not None:
                 kw["cwd"] = cwd

@@ -83,10 +83,14 @@ def run_with_retries(ws: Workspace, sched: ScheduleRow, *, slot_key: str, progre
         ev = event_row(actor="scheduler", action=EventAction.RUN_RETRY, schedule_name=sched.name,
                        pipeline_run_id=result.id, detail={"attempt": attempt, "delay_s": delay,
                                                           "status": str(result.status)})
-        ws.catalog.transaction(lambda con, ev=ev: repo.insert_events(con, [ev]))
+        ws.catalog.transaction(_events_writer(repo, ev))
         if clock.sleep(delay, stop):
             return result
         attempt += 1
+
+
+def _events_writer(repo: PipelineRepository, *events: Any) -> Callable[[Any], None]:
+    return lambda con: repo.insert_events(con, list(events))
 
 
 @dataclass(frozen=True)
