@@ -104,3 +104,20 @@ def test_exports_of_non_cron_schedules(ws, nb: Path) -> None:
     source = airflow_dag(row, root, home, flavour="papermill")
     compile(source, "dag.py", "exec")
     assert "schedule=None" in source and "{'alpha': 0.5}" in source
+
+
+def test_schedule_changes_are_authorized_and_on_the_audit_chain(ws, nb: Path, monkeypatch) -> None:
+    from nbops import governance
+    from nbops.governance.errors import PermissionDenied
+
+    add_schedule("weekly", str(nb), ws=ws, cron="@weekly")
+    pause_schedule("weekly", ws=ws)
+    log = governance.audit_log(ws=ws)
+    assert {"schedule.add", "schedule.pause"} <= set(log["action"])
+    assert governance.verify_audit(ws=ws).ok
+    governance.grant("alice", "admin", ws=ws)
+    # A user without a role may not change schedules, and nothing is recorded for the attempt.
+    with pytest.raises(PermissionDenied):
+        resume_schedule("weekly", ws=ws, actor="mallory")
+    assert list_schedules(ws=ws)[0].paused
+    assert len(governance.audit_log(ws=ws)) == len(log) + 1  # the grant only

@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 import threading
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import astuple, fields
 from datetime import UTC, datetime
@@ -19,6 +20,9 @@ from nbops.config import Settings
 from nbops.errors import CatalogBusy, CatalogError, CatalogTooNew
 
 T = TypeVar("T")
+
+# DuckDB's DataFrame conversion calls a pandas API that pandas 3.1 deprecates; not ours to act on.
+warnings.filterwarnings("ignore", message="The inplace keyword in DataFrame.drop", category=Warning)
 LAKE = "lake"
 
 # Substrings of DuckDB/DuckLake errors that mean "someone else was writing: try again".

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 import duckdb
 
 from nbops.catalog.audit import AuditRepository
+from nbops.catalog.core import Catalog
 from nbops.catalog.governance import GovernanceRepository
 from nbops.catalog.registry import ModelRepository
 from nbops.config import current_user
@@ -38,6 +39,28 @@ def check_alias(alias: str) -> str:
 
 def check_model_name(name: str) -> str:
     return check_artifact_name(name)
+
+
+def current_grants(gov: GovernanceRepository, con: Con | None) -> tuple[list[dict[str, Any]], str | None]:
+    """Current role grants, and the workspace creator while no role was ever granted."""
+    latest = gov.latest_grants(con)
+    creator = None if latest else gov.workspace_creator(con)
+    return [g for g in latest if g["role"] is not None], creator
+
+
+def authorize_and_audit(catalog: Catalog, con: Con, *, actor: str, action: Action, event: str,
+                        target: str, details: dict[str, Any]) -> None:
+    """For capabilities outside the registry (schedules, experiments): authorize ``actor`` and
+    append the audit entry inside the caller's transaction, so both commit or neither does."""
+    grants, creator = current_grants(GovernanceRepository(catalog), con)
+    decision = authorize(actor, action, Resource(), grants=grants, creator=creator)
+    if not decision.allowed:
+        raise PermissionDenied(decision.reason, actor=actor, action=str(action),
+                               hint="an admin can grant roles with `nbops roles grant`")
+    repo = AuditRepository(catalog)
+    head_seq, head_hash = repo.head(con)
+    audit.append(repo, con, seq=head_seq + 1, prev_hash=head_hash, actor=actor, action=event,
+                 target=target, details=details)
 
 
 @dataclass
@@ -78,10 +101,7 @@ class Governed:
 
     # -- authorization ----------------------------------------------------
     def grants(self, con: Con | None) -> tuple[list[dict[str, Any]], str | None]:
-        """Current role grants, and the workspace creator while no role was ever granted."""
-        latest = self.gov.latest_grants(con)
-        creator = None if latest else self.gov.workspace_creator(con)
-        return [g for g in latest if g["role"] is not None], creator
+        return current_grants(self.gov, con)
 
     def decide(self, con: Con | None, action: Action, resource: Resource,
                policy: Policy | None = None, actor: str | None = None) -> Decision:

@@ -53,6 +53,7 @@ class Action(StrEnum):
     DELETE = "delete"
     GRANT_ROLE = "grant_role"
     SET_POLICY = "set_policy"
+    CHANGE_SCHEDULE = "change_schedule"
 
 
 # Actions whose role comes from the alias's policy are resolved in ``required_role``.
@@ -65,6 +66,7 @@ _REQUIRED: dict[Action, Role] = {
     Action.DELETE: Role.ADMIN,
     Action.GRANT_ROLE: Role.ADMIN,
     Action.SET_POLICY: Role.ADMIN,
+    Action.CHANGE_SCHEDULE: Role.CONTRIBUTOR,
 }
 
 

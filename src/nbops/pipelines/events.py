@@ -3,7 +3,8 @@
 ``record_change`` is the one door for every schedule change (add, update,
 pause, resume, remove, trigger); it appends to ``pipeline_events`` inside the
 transaction that makes the change, so a change is never recorded without its
-event or the other way round. Governance's audit log can take over here.
+event or the other way round. The same transaction authorizes the actor and appends the
+governance audit entry, so schedule changes are on the tamper-evident chain.
 """
 
 from __future__ import annotations
@@ -32,6 +33,11 @@ def record_change(con: duckdb.DuckDBPyConnection, repo: PipelineRepository, *, a
                   action: EventAction, schedule_name: str, detail: dict[str, Any] | None = None,
                   now: datetime | None = None) -> EventRow:
     """Record a schedule change by ``actor`` in the same transaction ``con`` is in."""
+    from nbops.governance.context import authorize_and_audit
+    from nbops.governance.identity import Action
+
     row = event_row(actor=actor, action=action, schedule_name=schedule_name, detail=detail, now=now)
     repo.insert_events(con, [row])
+    authorize_and_audit(repo.catalog, con, actor=actor, action=Action.CHANGE_SCHEDULE,
+                        event=str(action), target=f"schedule:{schedule_name}", details=detail or {})
     return row
