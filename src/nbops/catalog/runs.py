@@ -105,3 +105,38 @@ class RunRepository:
             "lineage": self.catalog.query("SELECT * FROM lineage WHERE run_id = ?", [run_id]),
             "environment": env.iloc[0].to_dict() if not env.empty else {},
         }
+
+    # -- tracking: versions, lineage, diff --------------------------------
+    def artifact_versions(self, run_id: str, kind: str | None = None) -> dict[str, int]:
+        """name -> version of the artifacts a run wrote."""
+        where, args = "run_id = ? AND role = 'output' AND version IS NOT NULL", [run_id]
+        if kind:
+            where += " AND kind = ?"
+            args.append(kind)
+        rows = self.catalog.fetchall(f"SELECT name, version FROM v_artifacts WHERE {where}", args)
+        return {str(r[0]): int(r[1]) for r in rows}
+
+    def lineage_edges(self, run_id: str) -> pd.DataFrame:
+        return self.catalog.query(
+            "SELECT src_kind, src_ref, dst_kind, dst_ref, relation FROM lineage WHERE run_id = ? "
+            "ORDER BY relation, src_ref", [run_id])
+
+    def writers_of(self, artifact_refs: Sequence[str]) -> dict[str, str]:
+        """'name:fingerprint' -> the run that first wrote it."""
+        if not artifact_refs:
+            return {}
+        marks = ", ".join("?" * len(artifact_refs))
+        rows = self.catalog.fetchall(
+            f"SELECT dst_ref, arg_min(run_id, created_at) FROM lineage WHERE dst_kind = 'artifact' "
+            f"AND relation = 'wrote' AND dst_ref IN ({marks}) GROUP BY dst_ref", list(artifact_refs))
+        return {str(r[0]): str(r[1]) for r in rows}
+
+    def run_heads(self, run_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """run_id -> name, cell_id, status, started_at, for a few runs."""
+        if not run_ids:
+            return {}
+        marks = ", ".join("?" * len(run_ids))
+        df = self.catalog.query(
+            f"SELECT run_id, name, cell_id, status, started_at, execution_count, notebook "
+            f"FROM runs WHERE run_id IN ({marks})", list(run_ids))
+        return {r["run_id"]: r for r in df.to_dict("records")}
