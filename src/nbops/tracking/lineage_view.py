@@ -76,9 +76,12 @@ def _walk(ws: Workspace, run_id: str, depth: int, lines: list[str], seen: set[st
             lines.append(f"{pad}  ⚠ read {e['relation'].removeprefix('var:')}: hidden state ({e['src_ref']})")
     data = [e["src_ref"] for e in edges if e["src_kind"] == "artifact" and e["relation"] == "read"]
     writers = ws.runs_repo.writers_of(data)
+    by_run: dict[str, list[str]] = {}
     for e in edges:
         if e["src_kind"] == "run" and e["relation"].startswith("var:") and e["src_ref"] != run_id:
-            _walk(ws, e["src_ref"], depth + 1, lines, seen, f"{e['relation'][4:]} from")
+            by_run.setdefault(e["src_ref"], []).append(e["relation"][4:])
+    for upstream, names in by_run.items():
+        _walk(ws, upstream, depth + 1, lines, seen, f"{', '.join(sorted(names))} from")
     for ref in data:
         name = ref.split(":")[0]
         writer = writers.get(ref)

@@ -73,7 +73,7 @@ def _artifact_lines(arts_a: dict, arts_b: dict) -> list[str]:
         if a["fingerprint"] == b["fingerprint"]:
             continue
         lines.append(f"{label}: v{_v(a)} → v{_v(b)} (content differs)")
-        if a["shape"] != b["shape"]:
+        if _val(a["shape"]) != _val(b["shape"]):
             lines.append(f"    shape {a['shape']} → {b['shape']}")
         sa, sb = (json.loads(x["schema_json"]) if _val(x["schema_json"]) else {} for x in (a, b))
         lines += ["    " + s for s in _kv_diff("schema", sa, sb)]
