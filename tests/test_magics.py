@@ -39,6 +39,7 @@ class Cells:
         return self.ip.user_ns
 
     def ws(self) -> Any:
+        self.magics.session.flush()  # commits run in the background
         return self.magics.session.ws
 
 

@@ -26,18 +26,21 @@ def _missing(con: duckdb.DuckDBPyConnection, table: str, column: str, keys: Sequ
 class RunRepository:
     def __init__(self, catalog: Catalog) -> None:
         self.catalog = catalog
+        self._present: set[tuple[str, str]] = set()  # (table, key) rows known to be committed
 
     def save(self, batch: RunBatch) -> None:
         """Write a run and all its rows in one commit (shared rows only once)."""
         cat = self.catalog
+        shared = [("code", "code_hash", batch.code, [c.code_hash for c in batch.code]),
+                  ("environments", "env_hash", batch.envs, [e.env_hash for e in batch.envs]),
+                  ("objects", "object_key", batch.objects, [o.object_key for o in batch.objects])]
 
         def write(con: duckdb.DuckDBPyConnection) -> None:
-            new_code = _missing(con, "code", "code_hash", [c.code_hash for c in batch.code])
-            cat.insert(con, "code", [c for c in batch.code if c.code_hash in new_code])
-            new_env = _missing(con, "environments", "env_hash", [e.env_hash for e in batch.envs])
-            cat.insert(con, "environments", [e for e in batch.envs if e.env_hash in new_env])
-            new_obj = _missing(con, "objects", "object_key", [o.object_key for o in batch.objects])
-            cat.insert(con, "objects", [o for o in batch.objects if o.object_key in new_obj])
+            for table, column, rows, keys in shared:
+                # Rows this process knows are committed need no lookup (saves a query per table).
+                unknown = [k for k in keys if (table, k) not in self._present]
+                new = _missing(con, table, column, unknown)
+                cat.insert(con, table, [r for r, k in zip(rows, keys, strict=True) if k in new])
             cat.insert(con, "runs", [batch.run])
             cat.insert(con, "params", batch.params)
             cat.insert(con, "metrics", batch.metrics)
@@ -45,6 +48,7 @@ class RunRepository:
             cat.insert(con, "lineage", batch.lineage)
 
         cat.transaction(write)
+        self._present.update((table, k) for table, _, _, keys in shared for k in keys)
 
     def resolve_id(self, run_ref: str) -> str:
         """Full run id from an id or a unique prefix of one."""
@@ -114,6 +118,13 @@ class RunRepository:
             where += " AND kind = ?"
             args.append(kind)
         rows = self.catalog.fetchall(f"SELECT name, version FROM v_artifacts WHERE {where}", args)
+        return {str(r[0]): int(r[1]) for r in rows}
+
+    def model_versions(self, name: str) -> dict[str, int]:
+        """fingerprint -> version of the models stored under ``name``."""
+        rows = self.catalog.fetchall(
+            "SELECT DISTINCT fingerprint, version FROM v_artifacts WHERE name = ? AND kind = 'model' "
+            "AND version IS NOT NULL", [name])
         return {str(r[0]): int(r[1]) for r in rows}
 
     def lineage_edges(self, run_id: str) -> pd.DataFrame:

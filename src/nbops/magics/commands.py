@@ -101,6 +101,9 @@ def dispatch(m: NbopsMagics, command: str, args: list[str]) -> Any:
     fn = COMMANDS.get(command)
     if fn is None:
         raise UsageError(f"unknown %nbops command {command!r}; one of: {', '.join(COMMANDS)}")
+    m.session.flush()
+    for warning in m.session.failures():
+        print(f"⚠ nbops: {warning}")
     try:
         return fn(m, args)
     except NbopsError as exc:

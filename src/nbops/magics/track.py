@@ -34,7 +34,7 @@ class NbopsMagics(Magics):
 
     def __init__(self, shell: Any, session: TrackingSession | None = None) -> None:
         super().__init__(shell)
-        self.session = session or TrackingSession()
+        self.session = session or TrackingSession(background=True)
         self.autotrack = False
         self._cell: dict[str, Any] = {}  # the running cell's id, raw source, execution count
         self._auto: TrackedCell | None = None

@@ -101,6 +101,11 @@ class Lineage:
     def forget(self, name: str) -> None:
         self.producers.pop(name, None)
 
+    def forget_run(self, run_id: str) -> None:
+        """A run was not recorded after all: its values count as untracked."""
+        for name in [n for n, p in self.producers.items() if p.run_id == run_id]:
+            del self.producers[name]
+
     def producer(self, name: str) -> Producer | None:
         return self.producers.get(name)
 

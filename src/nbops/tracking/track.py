@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from nbops._active import current_run
 from nbops.catalog.records import Role, RunStatus
 from nbops.tracking import namespace as nsp
+from nbops.tracking.committer import Committer
 from nbops.tracking.lineage import HiddenState, Lineage, NotebookCells, Producer
 from nbops.tracking.names_ast import CellNames, analyze
 from nbops.tracking.run import Run, code_hash
@@ -75,9 +76,11 @@ class TrackingSession:
     """The tracking state of one namespace: workspace, lineage, fingerprint cache."""
 
     def __init__(self, workspace: Workspace | None = None,
-                 opener: Callable[[], Workspace] | None = None) -> None:
+                 opener: Callable[[], Workspace] | None = None, *, background: bool = False) -> None:
         self._ws = workspace
         self._opener = opener
+        self.committer = Committer(background)
+        self._versions: dict[str, dict[str, int]] = {}  # model name -> fingerprint -> version
         self.lineage = Lineage()
         self.cache = nsp.FingerprintCache()
         self.run_ids: list[str] = []
@@ -107,6 +110,32 @@ class TrackingSession:
     def begin(self, ctx: CellContext, options: TrackOptions,
               ns: MutableMapping[str, Any]) -> TrackedCell:
         return TrackedCell(self, ctx, options, ns)
+
+    def flush(self) -> None:
+        """Wait for queued commits (before reading the catalog)."""
+        self.committer.flush()
+
+    def failures(self) -> list[str]:
+        """Warnings for runs whose commit failed; their lineage is forgotten."""
+        out = []
+        for f in self.committer.take_failures():
+            self.lineage.forget_run(f.run_id)
+            if f.run_id in self.run_ids:
+                self.run_ids.remove(f.run_id)
+            out.append(f"run {f.run_id} not recorded: {f.reason}")
+        return out
+
+    def model_version(self, name: str, fp: str | None) -> int | None:
+        """The version a model's content has (or gets) under ``name``; one query per name."""
+        if fp is None:
+            return None
+        known = self._versions.get(name)
+        if known is None:
+            self.flush()
+            known = self._versions[name] = self.ws.runs_repo.model_versions(name)
+        if fp not in known:
+            known[fp] = max(known.values(), default=0) + 1
+        return known[fp]
 
     def cell_ran(self, ctx: CellContext, name: str | None = None) -> None:
         """Any cell ran (tracked or not): remember its code for the "cell changed" check."""
@@ -200,7 +229,7 @@ class TrackedCell:
         except Exception as exc:
             summary.saved = False
             self.warnings.append(f"run not recorded: {type(exc).__name__}: {exc}")
-        summary.warnings = self.warnings
+        summary.warnings = self.warnings + [w for w in self.session.failures() if w not in self.warnings]
         summary.timings = self.timings.as_ms()
         self.session.cell_ran(self.ctx, self.options.name)
         self.session.last = summary
@@ -227,16 +256,19 @@ class TrackedCell:
         self._record_values(run, changes, summary)
         if inputs.hidden:
             run.set_tag("hidden_state", "; ".join(str(h) for h in inputs.hidden))
-        t0 = time.perf_counter()
         status = RunStatus.FAILED if error is not None else RunStatus.FINISHED
-        run.finish(status, f"{type(error).__name__}: {error}" if error is not None else None)
-        self.timings.commit = time.perf_counter() - t0
-        self.session.run_ids.append(run.run_id)
-        summary.saved = True
         summary.skipped = list(run.skipped)
+        summary.model_versions = {n: v for n in summary.models
+                                  if (v := self._version(n, changes)) is not None}
         self._update_lineage(changes, run)
-        if summary.models:
-            summary.model_versions = self._versions(run)
+        self.session.run_ids.append(run.run_id)
+        t0 = time.perf_counter()
+        self.session.committer.submit(run, status, f"{type(error).__name__}: {error}"
+                                      if error is not None else None)
+        self.timings.commit = time.perf_counter() - t0
+        failures = self.session.failures()
+        self.warnings.extend(failures)
+        summary.saved = not any(run.run_id in f for f in failures)
 
     def _inputs(self) -> _Inputs:
         out = _Inputs()
@@ -336,11 +368,12 @@ class TrackedCell:
                                             self.ctx.raw_hash, self.options.name,
                                             datetime.now(UTC)))
 
-    def _versions(self, run: Run) -> dict[str, int]:
+    def _version(self, name: str, changes: nsp.Changes) -> int | None:
+        entry = changes.outputs.get(name) or changes.rebound.get(name)
         try:
-            return run.ws.runs_repo.artifact_versions(run.run_id, "model")
+            return self.session.model_version(name, entry.fp if entry else None)
         except Exception:
-            return {}
+            return None
 
 
 def _is_module(value: Any) -> bool:
