@@ -82,6 +82,7 @@ class TrackingSession:
         self.committer = Committer(background)
         self._versions: dict[str, dict[str, int]] = {}  # model name -> fingerprint -> version
         self.lineage = Lineage()
+        self._warmed = False
         self.cache = nsp.FingerprintCache()
         self.run_ids: list[str] = []
         self.last: Summary | None = None
@@ -109,6 +110,9 @@ class TrackingSession:
 
     def begin(self, ctx: CellContext, options: TrackOptions,
               ns: MutableMapping[str, Any]) -> TrackedCell:
+        if not self._warmed:
+            self._warmed = True
+            _warm_serializers()
         return TrackedCell(self, ctx, options, ns)
 
     def flush(self) -> None:
@@ -374,6 +378,20 @@ class TrackedCell:
             return self.session.model_version(name, entry.fp if entry else None)
         except Exception:
             return None
+
+
+def _warm_serializers() -> None:
+    """Import skops (seconds) in the background while the first tracked cell runs."""
+    import threading
+
+    def load() -> None:
+        try:
+            import pyarrow.parquet  # noqa: F401
+            import skops.io  # noqa: F401
+        except Exception:
+            pass
+
+    threading.Thread(target=load, name="nbops-warm", daemon=True).start()
 
 
 def _is_module(value: Any) -> bool:
