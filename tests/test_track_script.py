@@ -49,3 +49,24 @@ def test_script_blocks_are_runs_with_lineage(tmp_path: Path, monkeypatch: pytest
         edges = ws.runs_repo.lineage_edges(runs.loc[1, "run_id"])
         assert {"var:df", "var:C"} <= set(edges["relation"])
         assert "clf = LogisticRegression" in ws.run_details(runs.loc[1, "run_id"])["run"]["code"]
+
+
+def test_cli_diff_and_lineage(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from click.testing import CliRunner
+
+    from nbops.cli import main
+
+    (tmp_path / "train.py").write_text(SCRIPT)
+    env = {**__import__("os").environ, "NBOPS_HOME": str(tmp_path)}
+    subprocess.run([sys.executable, "train.py"], cwd=tmp_path, env=env, check=True,
+                   capture_output=True, timeout=300)
+    monkeypatch.setenv("NBOPS_HOME", str(tmp_path))
+    import nbops
+
+    with nbops.open() as ws:
+        ids = ws.runs(sort="started_at", ascending=True)["run_id"].tolist()
+    runner = CliRunner()
+    out = runner.invoke(main, ["diff", ids[0], ids[1]])
+    assert out.exit_code == 0 and "code:" in out.output and "C = 0.5" in out.output
+    out = runner.invoke(main, ["lineage", "clf"])
+    assert out.exit_code == 0 and "clf@v1 (model)" in out.output and "load" in out.output
