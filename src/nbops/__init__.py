@@ -11,6 +11,8 @@ from nbops._active import active_run, log_metric, log_metrics, log_param, log_pa
 from nbops.errors import NbopsError
 
 if TYPE_CHECKING:
+    from nbops.magics import load_ipython_extension, unload_ipython_extension
+    from nbops.tracking.script import track
     from nbops.workspace import Workspace, open
 
 __version__ = "0.1.0"
@@ -24,10 +26,20 @@ __all__ = [
     "log_metrics",
     "log_param",
     "log_params",
+    "load_ipython_extension",
     "open",
+    "track",
+    "unload_ipython_extension",
 ]
 
-_LAZY = {"Workspace": "nbops.workspace", "open": "nbops.workspace"}
+_LAZY = {
+    "Workspace": "nbops.workspace",
+    "open": "nbops.workspace",
+    "track": "nbops.tracking.script",
+    # `%load_ext nbops` finds these; IPython is imported only then.
+    "load_ipython_extension": "nbops.magics",
+    "unload_ipython_extension": "nbops.magics",
+}
 
 
 def __getattr__(name: str) -> Any:

@@ -26,18 +26,21 @@ def _missing(con: duckdb.DuckDBPyConnection, table: str, column: str, keys: Sequ
 class RunRepository:
     def __init__(self, catalog: Catalog) -> None:
         self.catalog = catalog
+        self._present: set[tuple[str, str]] = set()  # (table, key) rows known to be committed
 
     def save(self, batch: RunBatch) -> None:
         """Write a run and all its rows in one commit (shared rows only once)."""
         cat = self.catalog
+        shared = [("code", "code_hash", batch.code, [c.code_hash for c in batch.code]),
+                  ("environments", "env_hash", batch.envs, [e.env_hash for e in batch.envs]),
+                  ("objects", "object_key", batch.objects, [o.object_key for o in batch.objects])]
 
         def write(con: duckdb.DuckDBPyConnection) -> None:
-            new_code = _missing(con, "code", "code_hash", [c.code_hash for c in batch.code])
-            cat.insert(con, "code", [c for c in batch.code if c.code_hash in new_code])
-            new_env = _missing(con, "environments", "env_hash", [e.env_hash for e in batch.envs])
-            cat.insert(con, "environments", [e for e in batch.envs if e.env_hash in new_env])
-            new_obj = _missing(con, "objects", "object_key", [o.object_key for o in batch.objects])
-            cat.insert(con, "objects", [o for o in batch.objects if o.object_key in new_obj])
+            for table, column, rows, keys in shared:
+                # Rows this process knows are committed need no lookup (saves a query per table).
+                unknown = [k for k in keys if (table, k) not in self._present]
+                new = _missing(con, table, column, unknown)
+                cat.insert(con, table, [r for r, k in zip(rows, keys, strict=True) if k in new])
             cat.insert(con, "runs", [batch.run])
             cat.insert(con, "params", batch.params)
             cat.insert(con, "metrics", batch.metrics)
@@ -45,6 +48,7 @@ class RunRepository:
             cat.insert(con, "lineage", batch.lineage)
 
         cat.transaction(write)
+        self._present.update((table, k) for table, _, _, keys in shared for k in keys)
 
     def resolve_id(self, run_ref: str) -> str:
         """Full run id from an id or a unique prefix of one."""
@@ -105,3 +109,45 @@ class RunRepository:
             "lineage": self.catalog.query("SELECT * FROM lineage WHERE run_id = ?", [run_id]),
             "environment": env.iloc[0].to_dict() if not env.empty else {},
         }
+
+    # -- tracking: versions, lineage, diff --------------------------------
+    def artifact_versions(self, run_id: str, kind: str | None = None) -> dict[str, int]:
+        """name -> version of the artifacts a run wrote."""
+        where, args = "run_id = ? AND role = 'output' AND version IS NOT NULL", [run_id]
+        if kind:
+            where += " AND kind = ?"
+            args.append(kind)
+        rows = self.catalog.fetchall(f"SELECT name, version FROM v_artifacts WHERE {where}", args)
+        return {str(r[0]): int(r[1]) for r in rows}
+
+    def model_versions(self, name: str) -> dict[str, int]:
+        """fingerprint -> version of the models stored under ``name``."""
+        rows = self.catalog.fetchall(
+            "SELECT DISTINCT fingerprint, version FROM v_artifacts WHERE name = ? AND kind = 'model' "
+            "AND version IS NOT NULL", [name])
+        return {str(r[0]): int(r[1]) for r in rows}
+
+    def lineage_edges(self, run_id: str) -> pd.DataFrame:
+        return self.catalog.query(
+            "SELECT src_kind, src_ref, dst_kind, dst_ref, relation FROM lineage WHERE run_id = ? "
+            "ORDER BY relation, src_ref", [run_id])
+
+    def writers_of(self, artifact_refs: Sequence[str]) -> dict[str, str]:
+        """'name:fingerprint' -> the run that first wrote it."""
+        if not artifact_refs:
+            return {}
+        marks = ", ".join("?" * len(artifact_refs))
+        rows = self.catalog.fetchall(
+            f"SELECT dst_ref, arg_min(run_id, created_at) FROM lineage WHERE dst_kind = 'artifact' "
+            f"AND relation = 'wrote' AND dst_ref IN ({marks}) GROUP BY dst_ref", list(artifact_refs))
+        return {str(r[0]): str(r[1]) for r in rows}
+
+    def run_heads(self, run_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """run_id -> name, cell_id, status, started_at, for a few runs."""
+        if not run_ids:
+            return {}
+        marks = ", ".join("?" * len(run_ids))
+        df = self.catalog.query(
+            f"SELECT run_id, name, cell_id, status, started_at, execution_count, notebook "
+            f"FROM runs WHERE run_id IN ({marks})", list(run_ids))
+        return {r["run_id"]: r for r in df.to_dict("records")}

@@ -181,7 +181,7 @@ class Run:
 
     def _too_big(self, size: int) -> str:
         limit = self.ws.settings.max_object_bytes
-        return (f"{size / 2**20:.1f} MB is over the {limit / 2**20:.0f} MB limit "
+        return (f"{size / 2**20:.1f} MB is over the {limit / 2**20:.3g} MB limit "
                 "(store.max_object_mb in .nbops/config.toml)")
 
     def _skipped(self, name: str, kind: str, role: str, py_type: str, reason: str,
