@@ -27,7 +27,7 @@ class Workspace:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.catalog = Catalog(settings)
+        self.catalog = Catalog.shared(settings)
         self.store: ObjectStore = open_store(settings)
         self.runs_repo = RunRepository(self.catalog)
         self.artifacts = ArtifactRepository(self.catalog)

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import random
 import threading
 import time
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import astuple, fields
 from datetime import UTC, datetime
 from typing import Any, TypeVar
@@ -20,6 +21,8 @@ from nbops.config import Settings
 from nbops.errors import CatalogBusy, CatalogError, CatalogTooNew
 
 T = TypeVar("T")
+_SHARED: dict[tuple[str, str], Catalog] = {}
+_SHARED_LOCK = threading.Lock()
 
 # DuckDB's DataFrame conversion calls a pandas API that pandas 3.1 deprecates; not ours to act on.
 warnings.filterwarnings("ignore", message="The inplace keyword in DataFrame.drop", category=Warning)
@@ -51,8 +54,51 @@ class Catalog:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self._lock = threading.RLock()
+        self._depth = threading.local()
+        self._barriers: list[Callable[[], None]] = []
+        self._refs = 1
         self._con = self._connect()
         self.schema_version = self._migrate()
+
+    @classmethod
+    def shared(cls, settings: Settings) -> Catalog:
+        """The process's one attachment of this catalog (DuckLake wants one per process).
+
+        Every opener gets the same Catalog and must ``close()`` it once; the
+        connection closes with the last one.
+        """
+        key = (settings.catalog_url, settings.data_path)
+        with _SHARED_LOCK:
+            cat = _SHARED.get(key)
+            if cat is not None and cat._refs > 0:
+                cat._refs += 1
+                return cat
+            cat = cls(settings)
+            _SHARED[key] = cat
+            return cat
+
+    def add_barrier(self, barrier: Callable[[], None]) -> None:
+        """Call ``barrier`` before each outermost read or write: it waits for writes queued
+        elsewhere in this process (a tracked cell's pending commit), so readers see them."""
+        if barrier not in self._barriers:
+            self._barriers.append(barrier)
+
+    def remove_barrier(self, barrier: Callable[[], None]) -> None:
+        if barrier in self._barriers:
+            self._barriers.remove(barrier)
+
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        depth = getattr(self._depth, "n", 0)
+        if depth == 0:
+            for barrier in list(self._barriers):
+                barrier()
+        with self._lock:
+            self._depth.n = depth + 1
+            try:
+                yield self._con
+            finally:
+                self._depth.n = depth
 
     # -- connection -------------------------------------------------------
     def _connect(self) -> duckdb.DuckDBPyConnection:
@@ -99,6 +145,12 @@ class Catalog:
         con.execute(f"CREATE OR REPLACE SECRET nbops_s3 ({', '.join(parts)})")
 
     def close(self) -> None:
+        with _SHARED_LOCK:
+            self._refs -= 1
+            if self._refs > 0:
+                return
+            if _SHARED.get((self.settings.catalog_url, self.settings.data_path)) is self:
+                del _SHARED[(self.settings.catalog_url, self.settings.data_path)]
         with self._lock:
             try:
                 self._con.close()
@@ -132,8 +184,7 @@ class Catalog:
     # -- transactions -----------------------------------------------------
     def transaction(self, fn: Callable[[duckdb.DuckDBPyConnection], T]) -> T:
         """Run ``fn`` in one commit; retry the whole of it on lock conflicts."""
-        with self._lock:
-            con = self._con
+        with self._locked() as con:
             for attempt in range(_MAX_ATTEMPTS):
                 try:
                     con.execute("BEGIN TRANSACTION")
@@ -183,7 +234,7 @@ class Catalog:
     def query(self, sql: str, params: Sequence[Any] | None = None,
               frames: dict[str, pd.DataFrame] | None = None) -> pd.DataFrame:
         """Run a read; ``frames`` are registered as views for the query's duration."""
-        with self._lock:
+        with self._locked():
             for name, frame in (frames or {}).items():
                 self._con.register(name, frame)
             try:
@@ -200,7 +251,7 @@ class Catalog:
         raise AssertionError("unreachable")
 
     def fetchall(self, sql: str, params: Sequence[Any] | None = None) -> list[tuple[Any, ...]]:
-        with self._lock:
+        with self._locked():
             for attempt in range(_MAX_ATTEMPTS):
                 try:
                     return self._con.execute(sql, params or []).fetchall()

@@ -69,7 +69,7 @@ class Committer:
 
     def flush(self, timeout: float = 120.0) -> None:
         """Wait until every queued run is saved (or failed)."""
-        if self._thread is None:
+        if self._thread is None or threading.current_thread() is self._thread:
             return
         deadline = time.monotonic() + timeout
         while self._queue.unfinished_tasks and time.monotonic() < deadline:

@@ -80,6 +80,7 @@ class TrackingSession:
         self._ws = workspace
         self._opener = opener
         self.committer = Committer(background)
+        self._barrier_set = False
         self._versions: dict[str, dict[str, int]] = {}  # model name -> fingerprint -> version
         self.lineage = Lineage()
         self._warmed = False
@@ -96,6 +97,10 @@ class TrackingSession:
                 from nbops.workspace import Workspace
 
                 self._ws = Workspace.open()
+        if not self._barrier_set:
+            # Anyone reading this catalog in this process waits for our queued commits first.
+            self._ws.catalog.add_barrier(self.committer.flush)
+            self._barrier_set = True
         return self._ws
 
     @classmethod
