@@ -269,3 +269,27 @@ def test_await_functions_classes_comprehensions_shell_and_magics(cells: Cells) -
     tracked = cells("%%track -n mixed\n" + body)
     assert tracked.success and tracked.result == plain.result == ([0, 1, 4, 9], [0, 1, 4, 9], ["hi"])
     assert cells.magics.session.last.saved
+
+
+def test_registry_magics_register_promote_rollback_and_audit(
+        cells: Cells, capsys: pytest.CaptureFixture[str]) -> None:
+    cells("%%track -q\nfrom sklearn.linear_model import LogisticRegression\n"
+          "X = np.arange(20.0).reshape(10, 2)\ny = np.arange(10) % 2\n"
+          "clf = LogisticRegression().fit(X, y)")
+    cells("%nbops register clf churn")
+    cells("clf2 = LogisticRegression(C=0.5).fit(X, y)")
+    cells("%nbops register clf2 churn")
+    cells("%nbops promote churn 1 production first")
+    cells("%nbops promote churn 2 production better")
+    cells("%nbops rollback churn production worse in shadow")
+    models = cells("_m = %nbops models churn\n_m").result
+    assert list(models["version"]) == [1, 2]
+    from nbops import registry
+
+    assert registry.resolve("churn@production", ws=cells.ws()).version == 1
+    refused = cells("%nbops promote churn 7 production")
+    assert refused.error_in_exec is not None and "no version 7" in str(refused.error_in_exec)
+    cells("%nbops audit verify")
+    out = capsys.readouterr().out
+    assert "churn@production → v2" in out and "rolled back to v1" in out
+    assert "audit chain intact: 5 entries" in out

@@ -42,7 +42,14 @@ _LAZY = {
 }
 
 
+_SUBPACKAGES = {"registry", "governance", "pipelines"}
+
+
 def __getattr__(name: str) -> Any:
+    if name in _SUBPACKAGES:
+        import importlib
+
+        return importlib.import_module(f"nbops.{name}")
     if name in _LAZY:
         import importlib
 

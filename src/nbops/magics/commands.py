@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 from IPython.core.error import UsageError
 
 from nbops.errors import NbopsError
+from nbops.magics.registry import COMMANDS as REGISTRY_COMMANDS
 
 if TYPE_CHECKING:
     from nbops.magics.track import NbopsMagics
@@ -94,6 +95,7 @@ def _need(args: list[str], n: int, usage: str) -> None:
 COMMANDS: dict[str, Callable[[NbopsMagics, list[str]], Any]] = {
     "runs": _runs, "show": _show, "diff": _diff, "checkout": _checkout, "restore": _restore,
     "lineage": _lineage, "status": _status, "autotrack": _autotrack,
+    **REGISTRY_COMMANDS,
 }
 
 
