@@ -22,13 +22,15 @@ def test_parameters_and_run_id_reach_the_notebook(ws, tmp_path: Path) -> None:
         "import json, os\n"
         "print(json.dumps({'alpha': alpha, 'name': name, 'flag': flag, 'frac': frac,\n"
         "                  'run': os.environ['NBOPS_PIPELINE_RUN_ID'], 'home': os.environ['NBOPS_HOME']}))",
+        "%load_ext nbops",
+        "%%track -q -n in_pipeline\ndoubled = alpha * 2",
         parameters="alpha = 1\nname = 'default'\nflag = False\nfrac = 0.1")
     lines: list[str] = []
     result = run(nb, collect_parameters([("alpha", "7"), ("flag", "True")], yaml_text="name: yaml"),
                  ws=ws, progress=lines.append, output=tmp_path / "out.ipynb")
     assert result.ok, result.error_message
     out = nbformat.reads(ws.store.get(result.output_key).decode(), as_version=4)
-    printed = json.loads(out.cells[-1].outputs[0]["text"])
+    printed = json.loads(out.cells[-3].outputs[0]["text"])
     assert printed == {"alpha": 7, "name": "yaml", "flag": True, "frac": 0.1, "run": result.id,
                        "home": str(ws.settings.home)}
     assert (tmp_path / "out.ipynb").read_bytes() == ws.store.get(result.output_key)
@@ -37,6 +39,10 @@ def test_parameters_and_run_id_reach_the_notebook(ws, tmp_path: Path) -> None:
                   [result.id])["status"].tolist()
     assert rows == ["running", "succeeded"]
     assert result.parameters == {"alpha": 7, "name": "yaml", "flag": True}
+    # The tracked cell inside the kernel attached its run to the pipeline run.
+    tracked = ws.runs(notebook=str(nb.resolve()))
+    assert tracked["pipeline_run_id"].tolist() == [result.id]
+    assert tracked["name"].tolist() == ["in_pipeline"] and tracked["metric.doubled"].tolist() == [14]
 
 
 def test_failing_cell_is_reported_with_index_and_error(ws, tmp_path: Path) -> None:

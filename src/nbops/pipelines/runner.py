@@ -199,8 +199,10 @@ class _Execution:
         self._say(f"nbops: pipeline run {self.run_id}: {self.row.notebook} (kernel {kernel}, "
                   f"attempt {self.row.attempt}); cells by index:")
         self.work.parent.mkdir(parents=True, exist_ok=True)
+        # The kernel's %%track cells attach to this pipeline run and name their notebook.
         env = {**os.environ, "NBOPS_PIPELINE_RUN_ID": self.run_id,
-               "NBOPS_HOME": str(self.ws.settings.home)}
+               "NBOPS_HOME": str(self.ws.settings.home),
+               "NBOPS_NOTEBOOK": str(Path(self.notebook).resolve())}
         progress = _engine.CellProgress(report=self.report, guard=self.guard)
         watchdog = self._watchdog()
         t0 = time.perf_counter()
