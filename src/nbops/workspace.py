@@ -13,7 +13,7 @@ from nbops.catalog.artifacts import ArtifactRepository
 from nbops.catalog.core import Catalog
 from nbops.catalog.runs import RunRepository
 from nbops.config import Settings, find_workspace, init_workspace, load_settings
-from nbops.errors import NbopsError, NotFound, WorkspaceNotFound
+from nbops.errors import CatalogError, NbopsError, NotFound, WorkspaceNotFound
 from nbops.store import ObjectStore, open_store
 from nbops.store.serializers import deserialize
 from nbops.tracking.names import parse_ref
@@ -90,8 +90,8 @@ class Workspace:
         ids = None if (filter or by_value or limit is None) else runs["run_id"].tolist()
         frame = self._with_values(runs, ids)
         if filter:
-            frame = frame.query(_pandas_filter(filter), engine="python")
-        if by_value:
+            frame = _apply_filter(frame, filter)
+        if by_value and not frame.empty:
             col = _column_name(sort_key[0], sort_key[1])
             if col not in frame.columns:
                 raise NbopsError(f"cannot sort by {sort!r}: no such column", hint="see the columns of ws.runs()")
@@ -138,7 +138,14 @@ class Workspace:
 
     def sql(self, query: str, params: list[Any] | None = None) -> pd.DataFrame:
         """Run SQL over the catalog's tables and views (see docs/catalog.md)."""
-        return self.catalog.query(query, params)
+        import duckdb
+
+        try:
+            return self.catalog.query(query, params)
+        except duckdb.Error as exc:
+            raise CatalogError(f"the query failed: {exc}",
+                               hint="tables: runs, params, metrics, artifacts, lineage; "
+                                    "views: v_runs, v_artifacts, v_metrics_latest") from exc
 
 
 def _column_name(prefix: str, name: str) -> str:
@@ -147,6 +154,19 @@ def _column_name(prefix: str, name: str) -> str:
     if prefix.startswith("param"):
         return f"param.{name}"
     return name
+
+
+def _apply_filter(frame: pd.DataFrame, expr: str) -> pd.DataFrame:
+    """Rows of ``frame`` matching ``expr``; a param or metric no run has matches nothing."""
+    query = _pandas_filter(expr)
+    absent = [c for c in re.findall(r"`([^`]+)`", query) if c not in frame.columns]
+    frame = frame.assign(**{c: float("nan") for c in absent})
+    try:
+        matched = frame.query(query, engine="python")
+    except Exception as exc:  # pandas raises SyntaxError, NameError, TypeError, ... here
+        raise NbopsError(f"invalid filter {expr!r}: {exc}",
+                         hint="e.g. \"metric.acc > 0.9 and param.model = 'rf'\" (quote text values)") from exc
+    return matched.drop(columns=absent)
 
 
 def _pandas_filter(expr: str) -> str:

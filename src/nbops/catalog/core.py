@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import os
 import random
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import astuple, fields
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, TypeVar
 
 import duckdb
@@ -24,6 +27,7 @@ LAKE = "lake"
 # Substrings of DuckDB/DuckLake errors that mean "someone else was writing: try again".
 _RETRYABLE = ("database is locked", "conflict", "busy", "could not serialize", "deadlock")
 _MAX_ATTEMPTS = 60
+_WRITER_WAIT_S = 120.0  # how long a commit waits for other processes' commits before CatalogBusy
 _INLINE_LIMIT = 64  # rows per statement sent as VALUES; larger batches go through Arrow
 
 
@@ -41,14 +45,77 @@ def _sql_str(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
+class WriterLock:
+    """Makes the processes committing to one embedded (SQLite) catalog take turns.
+
+    DuckLake reads its snapshot from SQLite when a transaction begins and writes at
+    COMMIT. In WAL mode SQLite refuses, at once and without honouring the busy timeout,
+    a write from a transaction whose snapshot another process has moved past ("database
+    is locked"). Concurrent writers then nearly always collide and redo their whole
+    commit. An exclusive ``flock`` on ``<catalog>.lock``, held from BEGIN to COMMIT,
+    makes them queue instead; the retry in :meth:`Catalog.transaction` stays as the
+    safety net (other writers, platforms without ``fcntl``).
+    """
+
+    def __init__(self, path: Path | None) -> None:
+        self.path = path
+        self._fd: int | None = None
+
+    @contextmanager
+    def held(self) -> Iterator[None]:
+        if self.path is None:
+            yield
+            return
+        import fcntl
+
+        if self._fd is None:
+            try:
+                self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o666)
+            except OSError:  # a read-only workspace: fall back to retrying conflicts
+                self.path = None
+                yield
+                return
+        deadline = time.monotonic() + _WRITER_WAIT_S
+        while True:
+            try:
+                fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise CatalogBusy(f"another process kept {self.path} locked for "
+                                      f"{_WRITER_WAIT_S:.0f} s", hint="try again") from None
+                time.sleep(random.uniform(0.001, 0.01))
+        try:
+            yield
+        finally:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+
+    def close(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+
+def _writer_lock_path(settings: Settings) -> Path | None:
+    prefix = "ducklake:sqlite:"
+    if not settings.catalog_url.startswith(prefix) or os.name != "posix":
+        return None
+    return Path(settings.catalog_url[len(prefix):] + ".lock")
+
+
 class Catalog:
     """A DuckLake catalog opened through DuckDB, with the nbops schema applied."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self._lock = threading.RLock()
+        self._writer = WriterLock(_writer_lock_path(settings))
         self._con = self._connect()
-        self.schema_version = self._migrate()
+        try:
+            self.schema_version = self._migrate()
+        except BaseException:
+            self.close()
+            raise
 
     # -- connection -------------------------------------------------------
     def _connect(self) -> duckdb.DuckDBPyConnection:
@@ -68,11 +135,13 @@ class Catalog:
         attach = f"ATTACH {_sql_str(s.catalog_url)} AS {LAKE} ({', '.join(opts)})"
         for attempt in range(_MAX_ATTEMPTS):
             try:
-                con.execute(attach)
+                with self._writer.held():  # a new catalog's metadata tables are created here
+                    con.execute(attach)
                 break
             except duckdb.Error as exc:
                 if not _is_retryable(exc) or attempt == _MAX_ATTEMPTS - 1:
                     con.close()
+                    self._writer.close()
                     raise CatalogError(
                         f"cannot open the catalog {s.catalog_url}: {exc}", hint="run `nbops doctor`"
                     ) from exc
@@ -100,6 +169,7 @@ class Catalog:
                 self._con.close()
             except duckdb.Error:
                 pass
+            self._writer.close()
 
     # -- migrations -------------------------------------------------------
     def _migrate(self) -> int:
@@ -132,9 +202,10 @@ class Catalog:
             con = self._con
             for attempt in range(_MAX_ATTEMPTS):
                 try:
-                    con.execute("BEGIN TRANSACTION")
-                    result = fn(con)
-                    con.execute("COMMIT")
+                    with self._writer.held():
+                        con.execute("BEGIN TRANSACTION")
+                        result = fn(con)
+                        con.execute("COMMIT")
                     return result
                 except duckdb.Error as exc:
                     try:
