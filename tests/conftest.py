@@ -20,8 +20,11 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
+
+from nbops.workspace import Workspace
 
 _ENV_VARS = ("NBOPS_HOME", "NBOPS_CATALOG", "NBOPS_DATA_PATH", "NBOPS_STORE", "NBOPS_USER",
              "NBOPS_S3_ENDPOINT", "NBOPS_PIPELINE_RUN_ID", "AWS_ACCESS_KEY_ID",
@@ -47,7 +50,7 @@ def workspace_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 @pytest.fixture
-def workspace(workspace_dir: Path) -> Iterator[object]:
+def workspace(workspace_dir: Path) -> Iterator[Workspace]:
     """A fresh embedded workspace (DuckLake on SQLite, objects in a local directory)."""
     import nbops
 
@@ -163,7 +166,7 @@ class S3Server:
     secret: str = "testing"
     region: str = "us-east-1"
 
-    def client(self):  # noqa: ANN201 - a boto3 client
+    def client(self) -> Any:  # a boto3 S3 client
         import boto3
 
         return boto3.client("s3", endpoint_url=f"http://{self.endpoint}", region_name=self.region,

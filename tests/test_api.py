@@ -11,9 +11,10 @@ import pytest
 
 import nbops
 from nbops.errors import CatalogError, CatalogTooNew, InvalidName, NbopsError, NotFound
+from nbops.workspace import Workspace
 
 
-def _record(ws, name: str, model: str, acc: float, losses: list[float]) -> str:  # noqa: ANN001
+def _record(ws: Workspace, name: str, model: str, acc: float, losses: list[float]) -> str:
     with ws.run(name=name) as run:
         run.log_params({"model": model, "depth": len(losses)})
         for loss in losses:
@@ -23,7 +24,7 @@ def _record(ws, name: str, model: str, acc: float, losses: list[float]) -> str: 
 
 
 @pytest.fixture(scope="module")
-def recorded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[object, dict[str, str]]]:
+def recorded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Workspace, dict[str, str]]]:
     """One workspace with four runs, shared by the tests that only read it."""
     root = tmp_path_factory.mktemp("recorded")
     with pytest.MonkeyPatch.context() as mp:
@@ -37,16 +38,17 @@ def recorded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[object,
 
 
 @pytest.fixture
-def shared(recorded):  # noqa: ANN001, ANN201 - the shared Workspace
+def shared(recorded: tuple[Workspace, dict[str, str]]) -> Workspace:
     return recorded[0]
 
 
 @pytest.fixture
-def four_runs(recorded) -> dict[str, str]:  # noqa: ANN001
+def four_runs(recorded: tuple[Workspace, dict[str, str]]) -> dict[str, str]:
     return recorded[1]
 
 
-def test_runs_frame_has_params_and_metrics_as_columns(shared, four_runs) -> None:  # noqa: ANN001
+def test_runs_frame_has_params_and_metrics_as_columns(shared: Workspace,
+                                                      four_runs: dict[str, str]) -> None:
     df = shared.runs()
     assert len(df) == 4 and set(df["run_id"]) == set(four_runs.values())
     assert {"run_id", "name", "status", "user_name", "started_at", "duration_ms",
@@ -59,7 +61,7 @@ def test_runs_frame_has_params_and_metrics_as_columns(shared, four_runs) -> None
     assert df["name"].tolist() == ["d", "c", "b", "a"]  # newest first
 
 
-def test_metric_steps_are_kept(workspace) -> None:  # noqa: ANN001
+def test_metric_steps_are_kept(workspace: Workspace) -> None:
     run_id = _record(workspace, "a", "rf", 0.95, [0.9, 0.5, 0.2])
     history = workspace.run_details(run_id)["metrics"]
     loss = history[history["key"] == "loss"]
@@ -80,11 +82,11 @@ def test_metric_steps_are_kept(workspace) -> None:  # noqa: ANN001
     ("param.depth >= 3", {"a", "d"}),
     ("metric.never_logged > 0", set()),
 ])
-def test_filter(shared, four_runs, expr: str, names: set[str]) -> None:  # noqa: ANN001
+def test_filter(shared: Workspace, four_runs: dict[str, str], expr: str, names: set[str]) -> None:
     assert set(shared.runs(expr)["name"]) == names
 
 
-def test_sort_by_metric_and_limit(shared, four_runs) -> None:  # noqa: ANN001
+def test_sort_by_metric_and_limit(shared: Workspace, four_runs: dict[str, str]) -> None:
     assert shared.runs(sort="metric.acc", limit=2)["name"].tolist() == ["d", "a"]
     assert shared.runs(sort="metrics.acc", ascending=True)["name"].tolist() == ["b", "c", "a", "d"]
     assert shared.runs(limit=1)["name"].tolist() == ["d"]
@@ -97,16 +99,16 @@ def test_sort_by_metric_and_limit(shared, four_runs) -> None:  # noqa: ANN001
     ({"sort": "bogus"}, "cannot sort by 'bogus'"),
     ({"sort": "metric.nope"}, "cannot sort by 'metric.nope'"),
 ])
-def test_bad_queries_say_what_is_wrong(shared, four_runs, kwargs, words: str) -> None:  # noqa: ANN001
+def test_bad_queries_say_what_is_wrong(shared: Workspace, kwargs: dict[str, str], words: str) -> None:
     with pytest.raises(NbopsError, match=words):
         shared.runs(**kwargs)
 
 
-def test_an_empty_workspace_lists_no_runs(workspace) -> None:  # noqa: ANN001
+def test_an_empty_workspace_lists_no_runs(workspace: Workspace) -> None:
     assert workspace.runs("metric.acc > 0.5", sort="metric.acc").empty
 
 
-def test_load_versions_and_run_references(workspace) -> None:  # noqa: ANN001
+def test_load_versions_and_run_references(workspace: Workspace) -> None:
     v1 = pd.DataFrame({"x": [1, 2, 3]})
     v2 = pd.DataFrame({"x": [1, 2, 3, 4]})
     ids = []
@@ -129,7 +131,7 @@ def test_load_versions_and_run_references(workspace) -> None:  # noqa: ANN001
         workspace.load("test")
 
 
-def test_models_and_files_come_back(workspace, tmp_path: Path) -> None:  # noqa: ANN001
+def test_models_and_files_come_back(workspace: Workspace, tmp_path: Path) -> None:
     from sklearn.tree import DecisionTreeClassifier
 
     X, y = np.arange(40).reshape(20, 2), np.arange(20) % 2
@@ -145,7 +147,7 @@ def test_models_and_files_come_back(workspace, tmp_path: Path) -> None:  # noqa:
     assert row["kind"] == "model" and '"max_depth": 2' in row["metadata"]
 
 
-def test_a_failing_body_is_recorded_as_failed_and_the_error_propagates(workspace) -> None:  # noqa: ANN001
+def test_a_failing_body_is_recorded_as_failed_and_the_error_propagates(workspace: Workspace) -> None:
     with pytest.raises(ZeroDivisionError):
         with workspace.run(name="broken") as run:
             run.log_param("lr", 0.1)
@@ -158,7 +160,7 @@ def test_a_failing_body_is_recorded_as_failed_and_the_error_propagates(workspace
     assert workspace.runs("status == 'failed'")["name"].tolist() == ["broken"]
 
 
-def test_the_active_run_is_a_context_variable(workspace) -> None:  # noqa: ANN001
+def test_the_active_run_is_a_context_variable(workspace: Workspace) -> None:
     with pytest.raises(NbopsError, match="no active run"):
         nbops.log_metric("acc", 1.0)
     with workspace.run(name="outer") as outer:
@@ -177,7 +179,7 @@ def test_the_active_run_is_a_context_variable(workspace) -> None:  # noqa: ANN00
 
 
 @pytest.mark.parametrize("name", ["../x", "a/b", "..", ".hidden", "", "x" * 129, "a b", "nul\x00"])
-def test_invalid_artifact_names_are_refused(workspace, tmp_path: Path, name: str) -> None:  # noqa: ANN001
+def test_invalid_artifact_names_are_refused(workspace: Workspace, tmp_path: Path, name: str) -> None:
     f = tmp_path / "f.txt"
     f.write_text("x")
     with workspace.run() as run:
@@ -190,7 +192,7 @@ def test_invalid_artifact_names_are_refused(workspace, tmp_path: Path, name: str
 
 
 @pytest.mark.parametrize("key", ["", "../secret", "a\nb", "x" * 251, "-lead"])
-def test_invalid_param_and_metric_names_are_refused(workspace, key: str) -> None:  # noqa: ANN001
+def test_invalid_param_and_metric_names_are_refused(workspace: Workspace, key: str) -> None:
     with workspace.run() as run:
         with pytest.raises(InvalidName):
             run.log_param(key, 1)
@@ -202,14 +204,15 @@ def test_invalid_param_and_metric_names_are_refused(workspace, key: str) -> None
     assert workspace.runs()["param.fine/key: 1"].tolist() == [1]
 
 
-def test_path_traversal_in_a_reference_is_refused(workspace) -> None:  # noqa: ANN001
+def test_path_traversal_in_a_reference_is_refused(workspace: Workspace) -> None:
     with pytest.raises(InvalidName):
         workspace.load("run/../../etc/passwd")
     with pytest.raises(NbopsError):
         workspace.load("../x")
 
 
-def test_values_over_the_size_limit_are_skipped_with_a_reason(workspace_dir: Path, tmp_path: Path) -> None:
+def test_values_over_the_size_limit_are_skipped_with_a_reason(workspace_dir: Path,
+                                                               tmp_path: Path) -> None:
     home = workspace_dir / ".nbops"
     nbops.open().close()
     cfg = (home / "config.toml").read_text().replace("max_object_mb = 2048", "max_object_mb = 0.01")
@@ -234,7 +237,7 @@ def test_values_over_the_size_limit_are_skipped_with_a_reason(workspace_dir: Pat
         assert ws.runs()["param.n"].tolist() == [1]  # the rest of the run is kept
 
 
-def test_unsupported_objects_are_skipped_with_a_reason(workspace) -> None:  # noqa: ANN001
+def test_unsupported_objects_are_skipped_with_a_reason(workspace: Workspace) -> None:
     with workspace.run(name="odd") as run:
         run.log_value(lambda x: x, "fn")
         run.log_model(object(), "not_a_model")
@@ -246,7 +249,7 @@ def test_unsupported_objects_are_skipped_with_a_reason(workspace) -> None:  # no
     assert workspace.runs()["metric.acc"].tolist() == [0.5]
 
 
-def test_relogging_an_unchanged_dataset_writes_no_new_bytes(workspace) -> None:  # noqa: ANN001
+def test_relogging_an_unchanged_dataset_writes_no_new_bytes(workspace: Workspace) -> None:
     store = Path(workspace.settings.store_path)
     df = pd.DataFrame({"x": np.arange(50_000), "s": [f"v{i % 97}" for i in range(50_000)]})
     with workspace.run() as run:
@@ -275,7 +278,7 @@ def test_a_catalog_newer_than_the_code_is_refused(workspace_dir: Path) -> None:
     assert "upgrade nbops" in (info.value.hint or "")
 
 
-def test_sql_over_the_catalog(shared, four_runs) -> None:  # noqa: ANN001
+def test_sql_over_the_catalog(shared: Workspace, four_runs: dict[str, str]) -> None:
     df = shared.sql("SELECT name, count(*) AS n FROM v_runs JOIN params USING (run_id) "
                        "GROUP BY name ORDER BY name")
     assert df["n"].tolist() == [2, 2, 2, 2]

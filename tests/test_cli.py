@@ -137,7 +137,8 @@ def test_doctor_reports_a_malformed_config(workspace_dir: Path) -> None:
     nbops.open().close()
     (workspace_dir / ".nbops" / "config.toml").write_text("[catalog\n")
     result = _invoke("doctor")
-    assert result.exit_code == 1 and "[FAIL] config" in result.output and "not valid TOML" in result.output
+    assert result.exit_code == 1
+    assert "[FAIL] config" in result.output and "not valid TOML" in result.output
 
 
 def test_the_installed_entry_point(tmp_path: Path) -> None:

@@ -187,7 +187,8 @@ secret = "s"
     s = load_settings(project / ".nbops")
     assert not s.is_embedded
     assert (s.data_path, s.store_path) == ("s3://bucket/lake/", "s3://bucket/objects/")
-    assert (s.s3.endpoint, s.s3.url_style, s.s3.use_ssl, s.s3.key_id) == ("127.0.0.1:9000", "path", False, "k")
+    assert (s.s3.endpoint, s.s3.url_style, s.s3.use_ssl, s.s3.key_id) == (
+        "127.0.0.1:9000", "path", False, "k")
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "from-env")
     assert load_settings(project / ".nbops").s3.key_id == "from-env"
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -11,7 +12,7 @@ import pytest
 
 from nbops.catalog.records import ArtifactKind
 from nbops.errors import UnsupportedObject
-from nbops.store.serializers import describe, deserialize, serialize
+from nbops.store.serializers import Serialized, describe, deserialize, serialize
 from nbops.tracking.fingerprint import fingerprint
 
 
@@ -23,7 +24,7 @@ class Thresholds:
     high: float
 
 
-def _round_trip(value, **kw):  # noqa: ANN001, ANN202
+def _round_trip(value: Any, **kw: Any) -> tuple[Serialized, Any]:
     s = serialize(value, **kw)
     return s, deserialize(s.data, s.format, **kw)
 
@@ -112,7 +113,8 @@ def test_sklearn_estimator_through_skops() -> None:
         assert (s.format, s.kind) == ("skops", ArtifactKind.MODEL)
         assert type(back) is type(est)
         np.testing.assert_array_equal(back.predict_proba(X), est.predict_proba(X))
-    assert describe(RandomForestClassifier(n_estimators=7)).metadata["hyperparameters"]["n_estimators"] == 7
+    hyper = describe(RandomForestClassifier(n_estimators=7)).metadata["hyperparameters"]
+    assert hyper["n_estimators"] == 7
 
 
 def test_other_objects_need_trust_to_store_and_to_load() -> None:

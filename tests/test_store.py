@@ -7,11 +7,13 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from conftest import S3Server
 
 from nbops.config import S3Settings, Settings
 from nbops.errors import ObjectCorrupted, ObjectMissing, StoreError
 from nbops.store import ObjectStore, open_store
 from nbops.store.objects import LocalBackend, content_key
+from nbops.workspace import Workspace
 
 
 def _files(root: Path) -> list[Path]:
@@ -92,12 +94,12 @@ def test_invalid_keys_are_refused(store: ObjectStore, key: str) -> None:
         store.exists(key)
 
 
-def _stored_file(ws, ref: str) -> Path:  # noqa: ANN001 - a Workspace
+def _stored_file(ws: Workspace, ref: str) -> Path:
     key = ws.artifact(ref)["object_key"]
     return Path(ws.settings.store_path) / key[:2] / key[2:]
 
 
-def test_a_corrupted_dataset_is_reported_by_load_with_its_key(workspace) -> None:  # noqa: ANN001
+def test_a_corrupted_dataset_is_reported_by_load_with_its_key(workspace: Workspace) -> None:
     df = pd.DataFrame({"a": range(1000), "b": [f"s{i}" for i in range(1000)]})
     with workspace.run(name="make") as run:
         run.log_dataset(df, "table")
@@ -112,7 +114,7 @@ def test_a_corrupted_dataset_is_reported_by_load_with_its_key(workspace) -> None
     assert info.value.key == key and f"object {key}" in str(info.value)
 
 
-def test_a_truncated_object_is_reported_too(workspace) -> None:  # noqa: ANN001
+def test_a_truncated_object_is_reported_too(workspace: Workspace) -> None:
     with workspace.run() as run:
         run.log_dataset(pd.DataFrame({"a": range(100)}), "t")
     path = _stored_file(workspace, "t")
@@ -124,7 +126,7 @@ def test_a_truncated_object_is_reported_too(workspace) -> None:  # noqa: ANN001
 # -- S3 ------------------------------------------------------------------------
 
 
-def _s3_settings(tmp_path: Path, moto_server, bucket: str) -> Settings:  # noqa: ANN001
+def _s3_settings(tmp_path: Path, moto_server: S3Server, bucket: str) -> Settings:
     return Settings(
         home=tmp_path, catalog_url="ducklake:sqlite:unused", data_path=str(tmp_path),
         store_path=f"s3://{bucket}/team/objects/", user="tester",
@@ -132,7 +134,8 @@ def _s3_settings(tmp_path: Path, moto_server, bucket: str) -> Settings:  # noqa:
                       secret=moto_server.secret, use_ssl=False, url_style="path"))
 
 
-def test_s3_store_against_a_local_s3_server(tmp_path: Path, moto_server, s3_bucket: str) -> None:  # noqa: ANN001
+def test_s3_store_against_a_local_s3_server(tmp_path: Path, moto_server: S3Server,
+                                            s3_bucket: str) -> None:
     store = open_store(_s3_settings(tmp_path, moto_server, s3_bucket))
     client = moto_server.client()
     key, written = store.put(b"model bytes" * 100)

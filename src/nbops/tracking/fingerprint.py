@@ -21,7 +21,7 @@ def _update_ndarray(h: xxhash.xxh3_128, arr: np.ndarray) -> None:
     h.update(f"nd|{arr.dtype.str}|{arr.shape}|".encode())
     if arr.dtype.kind in _NUMERIC_KINDS:
         # As raw bytes: datetime64/timedelta64 refuse the buffer protocol, a uint8 view does not.
-        h.update(memoryview(np.ascontiguousarray(arr).reshape(-1).view(np.uint8)))
+        h.update(np.ascontiguousarray(arr).reshape(-1).view(np.uint8).data)
     elif arr.dtype.kind in "OUS":
         import pandas as pd
 
@@ -61,7 +61,7 @@ def _update_arrow_strings(h: xxhash.xxh3_128, arr: Any, width: type[np.integer])
         return
     offsets = np.frombuffer(buffers[1], dtype=width)[arr.offset: arr.offset + len(arr) + 1]
     start, end = int(offsets[0]), int(offsets[-1])
-    h.update(memoryview(offsets - start if start else offsets).cast("B"))
+    h.update((offsets - start if start else offsets).view(np.uint8).data)
     if buffers[2] is not None and end > start:
         h.update(memoryview(buffers[2])[start:end])
 
