@@ -10,7 +10,14 @@ import pandas as pd
 import pytest
 
 import nbops
-from nbops.errors import CatalogError, CatalogTooNew, InvalidName, NbopsError, NotFound
+from nbops.errors import (
+    CatalogError,
+    CatalogTooNew,
+    InvalidName,
+    NbopsError,
+    NotFound,
+    ObjectMissing,
+)
 from nbops.workspace import Workspace
 
 
@@ -286,3 +293,18 @@ def test_sql_over_the_catalog(shared: Workspace, four_runs: dict[str, str]) -> N
                          [four_runs["b"]])["value"].tolist() == [0.85]
     with pytest.raises(CatalogError, match="the query failed"):
         shared.sql("SELEC 1")
+
+
+def test_logging_a_value_again_restores_its_missing_object(workspace: Workspace) -> None:
+    df = pd.DataFrame({"x": range(100)})
+    with workspace.run() as run:
+        run.log_dataset(df, "lost")
+    key = workspace.artifact("lost")["object_key"]
+    (Path(workspace.settings.store_path) / key[:2] / key[2:]).unlink()
+    workspace.close()
+    with nbops.open() as ws:
+        with pytest.raises(ObjectMissing):
+            ws.load("lost")
+        with ws.run() as run:
+            run.log_dataset(df, "lost")
+        pd.testing.assert_frame_equal(ws.load("lost"), df)

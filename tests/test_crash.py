@@ -80,3 +80,29 @@ def test_sigkill_while_recording_loses_nothing_committed(workspace_dir: Path) ->
         with ws.run(name="after") as run:  # and the workspace takes new runs at once
             run.log_param("ok", True)
         assert len(ws.runs()) == len(runs) + 1
+
+
+_WRITE_BIG_OBJECT = """
+import os, sys
+from nbops.store.objects import LocalBackend, ObjectStore
+ObjectStore(LocalBackend(sys.argv[1])).put(os.urandom(256 * 2**20))
+"""
+
+
+@pytest.mark.slow
+def test_sigkill_in_the_middle_of_an_object_write_leaves_no_partial_object(tmp_path: Path) -> None:
+    store = tmp_path / "objects"
+    store.mkdir()
+    proc = subprocess.Popen([sys.executable, "-c", _WRITE_BIG_OBJECT, str(store)])
+    try:
+        deadline = time.monotonic() + 60
+        while not any(p.is_file() for p in store.rglob("*")):  # the write has begun
+            assert proc.poll() is None and time.monotonic() < deadline, "the writer never wrote"
+            time.sleep(0.001)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == -signal.SIGKILL, "the write finished before the kill"
+    assert _store_files(store) == []  # only a temporary file is left

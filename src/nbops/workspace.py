@@ -55,11 +55,17 @@ class Workspace:
 
     # -- objects seen by this process (fingerprint -> stored object) ---------
     def known_object(self, fp: str) -> tuple[str, str, int] | None:
+        """The stored object holding content ``fp``, if the catalog has one and the store too.
+
+        A catalog hit whose object has gone from the store counts as unknown, so logging
+        the value again stores it again (how a user repairs what `nbops doctor` reports).
+        """
         hit = self._objects.get(fp)
         if hit is None:
             hit = self.artifacts.object_for_fingerprint(fp)
-            if hit is not None:
-                self._objects[fp] = hit
+            if hit is None or not self.store.exists(hit[0]):
+                return None
+            self._objects[fp] = hit
         return hit
 
     def remember_object(self, fp: str, key: str, fmt: str, size: int) -> None:
