@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-import contextlib
+import os
 import random
 import threading
 import time
 import warnings
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import astuple, fields
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, TypeVar
 
 import duckdb
@@ -31,6 +33,7 @@ LAKE = "lake"
 # Substrings of DuckDB/DuckLake errors that mean "someone else was writing: try again".
 _RETRYABLE = ("database is locked", "conflict", "busy", "could not serialize", "deadlock")
 _MAX_ATTEMPTS = 60
+_WRITER_WAIT_S = 120.0  # how long a commit waits for other processes' commits before CatalogBusy
 _INLINE_LIMIT = 64  # rows per statement sent as VALUES; larger batches go through Arrow
 
 
@@ -48,6 +51,64 @@ def _sql_str(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
+class WriterLock:
+    """Makes the processes committing to one embedded (SQLite) catalog take turns.
+
+    DuckLake reads its snapshot from SQLite when a transaction begins and writes at
+    COMMIT. In WAL mode SQLite refuses, at once and without honouring the busy timeout,
+    a write from a transaction whose snapshot another process has moved past ("database
+    is locked"). Concurrent writers then nearly always collide and redo their whole
+    commit. An exclusive ``flock`` on ``<catalog>.lock``, held from BEGIN to COMMIT,
+    makes them queue instead; the retry in :meth:`Catalog.transaction` stays as the
+    safety net (other writers, platforms without ``fcntl``).
+    """
+
+    def __init__(self, path: Path | None) -> None:
+        self.path = path
+        self._fd: int | None = None
+
+    @contextmanager
+    def held(self) -> Iterator[None]:
+        if self.path is None:
+            yield
+            return
+        import fcntl
+
+        if self._fd is None:
+            try:
+                self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o666)
+            except OSError:  # a read-only workspace: fall back to retrying conflicts
+                self.path = None
+                yield
+                return
+        deadline = time.monotonic() + _WRITER_WAIT_S
+        while True:
+            try:
+                fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise CatalogBusy(f"another process kept {self.path} locked for "
+                                      f"{_WRITER_WAIT_S:.0f} s", hint="try again") from None
+                time.sleep(random.uniform(0.001, 0.01))
+        try:
+            yield
+        finally:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+
+    def close(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+
+def _writer_lock_path(settings: Settings) -> Path | None:
+    prefix = "ducklake:sqlite:"
+    if not settings.catalog_url.startswith(prefix) or os.name != "posix":
+        return None
+    return Path(settings.catalog_url[len(prefix):] + ".lock")
+
+
 class Catalog:
     """A DuckLake catalog opened through DuckDB, with the nbops schema applied."""
 
@@ -57,8 +118,13 @@ class Catalog:
         self._depth = threading.local()
         self._barriers: list[Callable[[], None]] = []
         self._refs = 1
+        self._writer = WriterLock(_writer_lock_path(settings))
         self._con = self._connect()
-        self.schema_version = self._migrate()
+        try:
+            self.schema_version = self._migrate()
+        except BaseException:
+            self.close()
+            raise
 
     @classmethod
     def shared(cls, settings: Settings) -> Catalog:
@@ -87,7 +153,7 @@ class Catalog:
         if barrier in self._barriers:
             self._barriers.remove(barrier)
 
-    @contextlib.contextmanager
+    @contextmanager
     def _locked(self) -> Iterator[duckdb.DuckDBPyConnection]:
         depth = getattr(self._depth, "n", 0)
         if depth == 0:
@@ -118,11 +184,13 @@ class Catalog:
         attach = f"ATTACH {_sql_str(s.catalog_url)} AS {LAKE} ({', '.join(opts)})"
         for attempt in range(_MAX_ATTEMPTS):
             try:
-                con.execute(attach)
+                with self._writer.held():  # a new catalog's metadata tables are created here
+                    con.execute(attach)
                 break
             except duckdb.Error as exc:
                 if not _is_retryable(exc) or attempt == _MAX_ATTEMPTS - 1:
                     con.close()
+                    self._writer.close()
                     raise CatalogError(
                         f"cannot open the catalog {s.catalog_url}: {exc}", hint="run `nbops doctor`"
                     ) from exc
@@ -156,6 +224,7 @@ class Catalog:
                 self._con.close()
             except duckdb.Error:
                 pass
+            self._writer.close()
 
     # -- migrations -------------------------------------------------------
     def _migrate(self) -> int:
@@ -183,32 +252,43 @@ class Catalog:
 
     # -- transactions -----------------------------------------------------
     def transaction(self, fn: Callable[[duckdb.DuckDBPyConnection], T]) -> T:
-        """Run ``fn`` in one commit; retry the whole of it on lock conflicts."""
+        """Run ``fn`` in one commit; retry the whole of it on lock conflicts.
+
+        Writes run on one DuckDB thread: a commit is a string of small metadata
+        queries, and spreading them over threads doubles their cost (measured:
+        a run's 6-table commit, 130 vs 65 ms of CPU on 2 cores).
+        """
         with self._locked() as con:
-            for attempt in range(_MAX_ATTEMPTS):
-                try:
-                    con.execute("BEGIN TRANSACTION")
-                    result = fn(con)
-                    con.execute("COMMIT")
-                    return result
-                except duckdb.Error as exc:
+            con.execute("SET threads = 1")
+            try:
+                for attempt in range(_MAX_ATTEMPTS):
                     try:
-                        con.execute("ROLLBACK")
-                    except duckdb.Error:
-                        pass
-                    if not _is_retryable(exc):
-                        raise CatalogError(f"catalog write failed: {exc}") from exc
-                    _backoff(attempt)
-                except BaseException:
-                    try:
-                        con.execute("ROLLBACK")
-                    except duckdb.Error:
-                        pass
-                    raise
+                        return self._attempt(con, fn)
+                    except duckdb.Error as exc:
+                        if not _is_retryable(exc):
+                            raise CatalogError(f"catalog write failed: {exc}") from exc
+                        _backoff(attempt)
+            finally:
+                con.execute("RESET threads")
             raise CatalogBusy(
                 f"the catalog stayed locked through {_MAX_ATTEMPTS} attempts",
                 hint="another process holds it; try again",
             )
+
+    def _attempt(self, con: duckdb.DuckDBPyConnection,
+                 fn: Callable[[duckdb.DuckDBPyConnection], T]) -> T:
+        try:
+            with self._writer.held():
+                con.execute("BEGIN TRANSACTION")
+                result = fn(con)
+                con.execute("COMMIT")
+            return result
+        except BaseException:
+            try:
+                con.execute("ROLLBACK")
+            except duckdb.Error:
+                pass
+            raise
 
     def insert(self, con: duckdb.DuckDBPyConnection, table: str, rows: Sequence[Any]) -> None:
         """Append dataclass rows to ``table`` in as few statements as possible."""

@@ -10,7 +10,7 @@ import pandas as pd
 
 from nbops.catalog.core import Catalog
 from nbops.catalog.records import RunBatch
-from nbops.errors import NotFound
+from nbops.errors import NbopsError, NotFound
 
 _SORTABLE = {"started_at", "ended_at", "duration_ms", "name", "status", "run_id", "user_name"}
 
@@ -67,7 +67,8 @@ class RunRepository:
     def runs_frame(self, *, limit: int | None = None, sort: str = "started_at", descending: bool = True,
                    notebook: str | None = None) -> pd.DataFrame:
         if sort not in _SORTABLE:
-            raise ValueError(f"cannot sort by {sort!r}; choose one of {sorted(_SORTABLE)}")
+            raise NbopsError(f"cannot sort by {sort!r}",
+                             hint=f"choose one of {', '.join(sorted(_SORTABLE))}, metric.X or param.X")
         where, args = ("WHERE notebook = ?", [notebook]) if notebook else ("", [])
         order = f"ORDER BY {sort} {'DESC' if descending else 'ASC'}, run_id"
         lim = f"LIMIT {int(limit)}" if limit else ""
