@@ -145,11 +145,15 @@ def test_models_and_files_come_back(workspace: Workspace, tmp_path: Path) -> Non
     clf = DecisionTreeClassifier(max_depth=2, random_state=0).fit(X, y)
     report = tmp_path / "report.html"
     report.write_text("<h1>ok</h1>")
+    spaced = tmp_path / "final report (v2).txt"
+    spaced.write_text("done")
     with workspace.run() as run:
         run.log_model(clf, "tree")
         run.log_artifact(report)
+        run.log_artifact(spaced)  # a file name that is no valid artifact name is cleaned up
     np.testing.assert_array_equal(workspace.load("tree").predict(X), clf.predict(X))
     assert workspace.load("report.html") == b"<h1>ok</h1>"
+    assert workspace.load("final_report_v2_.txt") == b"done"
     row = workspace.artifact("tree")
     assert row["kind"] == "model" and '"max_depth": 2' in row["metadata"]
 
@@ -165,6 +169,18 @@ def test_a_failing_body_is_recorded_as_failed_and_the_error_propagates(workspace
     assert details["run"]["error"] == "ZeroDivisionError: division by zero"
     assert details["params"]["value"].tolist() == ["0.1"]  # what it recorded is kept
     assert workspace.runs("status == 'failed'")["name"].tolist() == ["broken"]
+
+
+def test_a_failing_body_keeps_its_own_error_when_the_catalog_fails_too(
+        workspace: Workspace, monkeypatch: pytest.MonkeyPatch) -> None:
+    def refuse(batch: object) -> None:
+        raise CatalogError("catalog write failed: disk full")
+
+    monkeypatch.setattr(workspace.runs_repo, "save", refuse)
+    with pytest.warns(UserWarning, match="was not recorded: catalog write failed: disk full"):
+        with pytest.raises(KeyError, match="missing"):
+            with workspace.run(name="doomed"):
+                {}["missing"]  # noqa: B018
 
 
 def test_the_active_run_is_a_context_variable(workspace: Workspace) -> None:

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 import sys
 import time
+import warnings
 from collections import defaultdict
 from datetime import UTC, datetime
 from pathlib import Path
@@ -58,6 +60,12 @@ def _param_value(value: Any) -> tuple[str, str]:
         return json.dumps(value, sort_keys=True, default=str), "json"
     except (TypeError, ValueError):
         return repr(value), "repr"
+
+
+def _artifact_name_for(filename: str) -> str:
+    """A valid artifact name from a file name ("my report.html" -> "my_report.html")."""
+    cleaned = re.sub(r"[^A-Za-z0-9_.\-]+", "_", filename).strip("._-") or "file"
+    return cleaned.replace("..", ".")[:128]
 
 
 def code_hash(source: str) -> str:
@@ -141,7 +149,7 @@ class Run:
         p = Path(path)
         if not p.is_file():
             raise NbopsError(f"{p} is not a file", hint="pass the path of an existing file")
-        name = check_artifact_name(name or p.name)
+        name = check_artifact_name(name or _artifact_name_for(p.name))
         size = p.stat().st_size
         if size > self.ws.settings.max_object_bytes:
             return self._skipped(name, ArtifactKind.FILE, Role.OUTPUT, "builtins.bytes",
@@ -246,8 +254,13 @@ class Run:
         current_run.reset(self._token)
         if exc is None:
             self.finish(RunStatus.FINISHED)
-        else:
+            return
+        try:
             self.finish(RunStatus.FAILED, f"{type(exc).__name__}: {exc}")
+        except NbopsError as failure:
+            # The body's own error is what the user must see; the catalog's comes as a warning.
+            warnings.warn(f"nbops: failed run {self.run_id} was not recorded: {failure}",
+                          stacklevel=2)
 
     def __repr__(self) -> str:
         return f"<Run {self.run_id} {self.name or ''}>"
