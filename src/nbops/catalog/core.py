@@ -24,7 +24,7 @@ from nbops.errors import CatalogBusy, CatalogError, CatalogTooNew
 
 T = TypeVar("T")
 _SHARED: dict[tuple[str, str], Catalog] = {}
-_SHARED_LOCK = threading.Lock()
+_SHARED_LOCK = threading.RLock()  # re-entered when a failed open closes itself
 
 # DuckDB's DataFrame conversion calls a pandas API that pandas 3.1 deprecates; not ours to act on.
 warnings.filterwarnings("ignore", message="The inplace keyword in DataFrame.drop", category=Warning)
