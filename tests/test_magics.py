@@ -293,3 +293,18 @@ def test_registry_magics_register_promote_rollback_and_audit(
     out = capsys.readouterr().out
     assert "churn@production → v2" in out and "rolled back to v1" in out
     assert "audit chain intact: 5 entries" in out
+
+
+def test_a_snapshot_is_the_value_at_the_end_of_its_cell_even_if_changed_right_after(
+        cells: Cells) -> None:
+    from sklearn.linear_model import LinearRegression  # noqa: F401  (warm import outside the cell)
+
+    cells("%%track -q -n make\ndf = pd.DataFrame({'a': np.arange(5.0)})\n"
+          "from sklearn.linear_model import LinearRegression\n"
+          "reg = LinearRegression().fit(df[['a']], df['a'])")
+    run_id = cells.magics.session.run_ids[-1]
+    # Changed in place by the next cell, possibly before the tracked cell's commit ran.
+    cells("df.loc[0, 'a'] = 99.0\nreg.fit(df[['a']] * 2, df['a'])")
+    ws = cells.ws()
+    assert ws.load(f"{run_id}/df")["a"].tolist() == [0.0, 1.0, 2.0, 3.0, 4.0]
+    assert ws.load(f"{run_id}/reg").coef_[0] == pytest.approx(1.0)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import re
@@ -39,6 +40,22 @@ from nbops.tracking.names import check_artifact_name, check_key
 
 if TYPE_CHECKING:
     from nbops.workspace import Workspace
+
+
+# Values up to this size are copied and serialized off the cell's path when deferral is asked.
+_DEFER_MAX_BYTES = 512 * 2**20
+
+
+def _frozen_copy(value: Any) -> Any:
+    """A copy that later changes to ``value`` cannot reach (None when it cannot be made)."""
+    try:
+        if hasattr(value, "copy") and type(value).__module__.split(".")[0] in ("pandas", "numpy"):
+            return value.copy()  # pandas: deep by default; numpy: a new buffer
+        if type(value).__module__.split(".")[0] == "pyarrow":
+            return value  # Arrow tables are immutable
+        return copy.deepcopy(value)
+    except Exception:
+        return None
 
 
 def new_run_id() -> str:
@@ -102,6 +119,7 @@ class Run:
         self.objects: list[ObjectRow] = []
         self.lineage: list[LineageRow] = []
         self.skipped: list[tuple[str, str]] = []
+        self._deferred: list[tuple[Any, str, str, bool, str | None, serializers.Serialized]] = []
         self.saved = False
         self._token: Any = None
 
@@ -162,8 +180,13 @@ class Run:
                                                 metadata={"filename": p.name}), len(data))
 
     def log_value(self, value: Any, name: str, *, role: str = Role.OUTPUT, trust: bool = False,
-                  fp: str | None = None) -> ArtifactRow:
-        """Snapshot any supported value; unsupported or oversized ones are recorded as skipped."""
+                  fp: str | None = None, defer: bool = False) -> ArtifactRow | None:
+        """Snapshot any supported value; unsupported or oversized ones are recorded as skipped.
+
+        With ``defer=True`` a value whose content is new is copied now and serialized when
+        the run is saved (on the committer thread for tracked cells), so the cell does not
+        wait for Parquet or skops; the artifact row is then added at save time.
+        """
         check_artifact_name(name)
         desc = serializers.describe(value)
         size = serializers.estimate_size(value)
@@ -173,19 +196,32 @@ class Run:
         known = self.ws.known_object(fp) if fp else None
         if known is not None:
             key, fmt, nbytes = known
-        else:
-            try:
-                ser = serializers.serialize(value, trust=trust)
-            except UnsupportedObject as exc:
-                return self._skipped(name, desc.kind, role, desc.py_type, str(exc), desc)
-            if len(ser.data) > self.ws.settings.max_object_bytes:
-                return self._skipped(name, desc.kind, role, desc.py_type, self._too_big(len(ser.data)), desc)
-            key, _ = self.ws.store.put(ser.data)
-            fmt, nbytes = ser.format, len(ser.data)
-            fp = fp or key
-            self.ws.remember_object(fp, key, fmt, nbytes)
-        self.objects.append(ObjectRow(key, fp, fmt, nbytes, _now()))
-        return self._add(name, desc.kind, role, key, fp, fmt, desc, nbytes)
+            self.objects.append(ObjectRow(key, fp, fmt, nbytes, _now()))
+            return self._add(name, desc.kind, role, key, fp, fmt, desc, nbytes)
+        if defer and (size or 0) <= _DEFER_MAX_BYTES and serializers.is_safely_serializable(value):
+            frozen = _frozen_copy(value)
+            if frozen is not None:
+                self._deferred.append((frozen, name, role, trust, fp, desc))
+                return None
+        return self._store(value, name, role, trust, fp, desc)
+
+    def _store(self, value: Any, name: str, role: str, trust: bool, fp: str | None,
+               desc: serializers.Serialized) -> ArtifactRow:
+        try:
+            ser = serializers.serialize(value, trust=trust)
+        except UnsupportedObject as exc:
+            return self._skipped(name, desc.kind, role, desc.py_type, str(exc), desc)
+        if len(ser.data) > self.ws.settings.max_object_bytes:
+            return self._skipped(name, desc.kind, role, desc.py_type, self._too_big(len(ser.data)), desc)
+        key, _ = self.ws.store.put(ser.data)
+        fp = fp or key
+        self.ws.remember_object(fp, key, ser.format, len(ser.data))
+        self.objects.append(ObjectRow(key, fp, ser.format, len(ser.data), _now()))
+        return self._add(name, desc.kind, role, key, fp, ser.format, desc, len(ser.data))
+
+    def _store_deferred(self) -> None:
+        while self._deferred:
+            self._store(*self._deferred.pop(0))
 
     def _too_big(self, size: int) -> str:
         limit = self.ws.settings.max_object_bytes
@@ -242,6 +278,7 @@ class Run:
         """Save the run and all it gathered in one commit."""
         if self.saved:
             return
+        self._store_deferred()
         self.ws.runs_repo.save(self.batch(status, error))
         self.saved = True
 

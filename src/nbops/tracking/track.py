@@ -329,7 +329,7 @@ class TrackedCell:
         t0 = time.perf_counter()
         value = self.ns.get(name)
         try:
-            run.log_value(value, name, role=role, fp=entry.fp)
+            run.log_value(value, name, role=role, fp=entry.fp, defer=self.session.committer.background)
         except Exception as exc:  # a value nbops cannot store must not lose the rest
             reason = f"{type(exc).__name__}: {exc}"
             run.skipped.append((name, reason))
