@@ -79,10 +79,16 @@ def runs_metric_figure(runs: pd.DataFrame, metrics: Sequence[str] | None = None,
 
 def metric_steps_figure(steps: pd.DataFrame, labels: Mapping[str, str], metrics: Sequence[str] | None = None,
                         *, template: str = LIGHT) -> go.Figure:
-    """A line per (run, metric) over logged steps; ``steps`` has run_id, key, step, value."""
+    """A line per (run, metric) over logged steps, runs in ``labels``' order.
+
+    ``steps`` has run_id, key, step, value.
+    """
     frame = steps if metrics is None else steps[steps["key"].isin(list(metrics))]
+    order = {r: i for i, r in enumerate(labels)}
+    groups = sorted(frame.groupby(["run_id", "key"], sort=True),
+                    key=lambda item: (order.get(item[0][0], len(order)), item[0][1]))
     fig = go.Figure()
-    for (run_id, key), g in frame.groupby(["run_id", "key"], sort=False):
+    for (run_id, key), g in groups:
         label = labels.get(str(run_id), str(run_id)[:8])
         fig.add_trace(go.Scatter(x=g["step"], y=g["value"], mode="lines+markers",
                                  name=f"{label} · {key}", customdata=[run_id] * len(g),
