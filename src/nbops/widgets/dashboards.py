@@ -80,7 +80,8 @@ class RunsDashboard(Dashboard):
         self.metric_box = w.Dropdown(options=self.metrics, value=self.metrics[0] if self.metrics else None,
                                      description="colour by")
         self.table = w.SelectMultiple(options=self._rows(), rows=min(12, max(3, len(self.frame))),
-                                      layout=w.Layout(width="100%", font_family="monospace"))
+                                      layout=w.Layout(width="100%"))
+        self.table.add_class("nbops-runs")
         self.fig_runs = go.FigureWidget(runs_metric_figure(self.frame, self.metrics, template=self.template))
         self.fig_steps = go.FigureWidget(metric_steps_figure(self.steps, self.labels, template=self.template))
         self.fig_params = go.FigureWidget(self._parallel())
@@ -92,7 +93,8 @@ class RunsDashboard(Dashboard):
         self._hook_chart()
 
     def body(self) -> Sequence[w.Widget]:
-        header = w.HTML(f"<pre style='margin:0'>{html.escape(self._header())}</pre>")
+        header = w.HTML("<style>.nbops-runs select { font-family: monospace; }</style>"
+                        f"<pre style='margin:0'>{html.escape(self._header())}</pre>")
         return [w.HBox([self.filter_box, self.sort_box, self.ascending_box]), header, self.table,
                 w.HBox([self.fig_runs, self.fig_steps]), self.metric_box, self.fig_params]
 
@@ -153,17 +155,17 @@ class RunsDashboard(Dashboard):
 
     def update(self) -> None:
         keep = [r for r in self.selected if r in set(self.frame["run_id"])]
-        self._syncing = True
-        try:
-            self.table.options = self._rows()
-            self.table.value = tuple(keep)
-        finally:
-            self._syncing = False
         replace_figure(self.fig_runs, runs_metric_figure(self.frame, self.metrics, selected=keep,
                                                          template=self.template))
         self._hook_chart()
         replace_figure(self.fig_steps, metric_steps_figure(self.steps, self.labels, template=self.template))
         replace_figure(self.fig_params, self._parallel())
+        self._syncing = True
+        try:  # the table last: once it shows the new runs, the charts do too
+            self.table.options = self._rows()
+            self.table.value = tuple(keep)
+        finally:
+            self._syncing = False
 
     def static_parts(self) -> list[StaticPart]:
         cols = [c for c in self._columns() if c in self.frame.columns]
