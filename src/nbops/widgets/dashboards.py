@@ -65,7 +65,9 @@ class RunsDashboard(Dashboard):
 
     def _load_steps(self, selected: Sequence[str]) -> None:
         ids = list(selected) or self.frame["run_id"].head(self.step_runs).tolist()
-        self.steps = data.metric_steps(self.ws, ids, self.metrics)
+        steps = data.metric_steps(self.ws, ids, self.metrics)
+        curves = steps.groupby("key")["step"].nunique()  # a metric logged once is no curve
+        self.steps = steps[steps["key"].isin(curves[curves > 1].index)]
 
     @property
     def selected(self) -> tuple[str, ...]:
