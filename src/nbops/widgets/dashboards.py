@@ -112,11 +112,9 @@ class RunsDashboard(Dashboard):
 
     def _rows(self) -> list[tuple[str, str]]:
         cols = [c for c in self._columns() if c in self.frame.columns]
-        out = []
-        for rec in self.frame[cols].to_dict("records"):
-            cells = [_cell(rec[c])[:14] for c in cols]
-            out.append(("  ".join(f"{c:<14}" for c in cells), str(rec["run_id"])))
-        return out
+        texts = [_cells(self.frame[c]).str.slice(0, 14).str.pad(14, side="right") for c in cols]
+        lines = texts[0].str.cat(texts[1:], sep="  ") if texts else pd.Series([], dtype=str)
+        return list(zip(lines.tolist(), self.frame["run_id"].astype(str).tolist(), strict=True))
 
     def _parallel(self) -> go.Figure:
         metric = self.metric_box.value if hasattr(self, "metric_box") else None
@@ -174,12 +172,15 @@ class RunsDashboard(Dashboard):
         return [self.fig_runs, self.fig_steps, self.fig_params, table_html(self.frame[cols])]
 
 
-def _cell(v: Any) -> str:
-    if v is None or (isinstance(v, float) and pd.isna(v)):
-        return "—"
-    if isinstance(v, pd.Timestamp):
-        return v.strftime("%m-%d %H:%M:%S")
-    return f"{v:.5g}" if isinstance(v, float) else str(v)
+def _cells(col: pd.Series) -> pd.Series:
+    """A column as short display strings (vectorized: the table may hold thousands of runs)."""
+    if pd.api.types.is_datetime64_any_dtype(col):
+        text = col.dt.strftime("%m-%d %H:%M:%S")
+    elif pd.api.types.is_float_dtype(col):
+        text = col.map("{:.5g}".format)
+    else:
+        text = col.astype(str)
+    return text.where(col.notna(), "—").astype(str)
 
 
 class CompareDashboard(Dashboard):
