@@ -11,7 +11,7 @@ from __future__ import annotations
 import html
 import threading
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 import ipywidgets as w
 import plotly.graph_objects as go
@@ -23,7 +23,7 @@ from nbops.widgets.theme import Theme, ThemeProbe, check_theme, template_for
 if TYPE_CHECKING:
     from nbops.workspace import Workspace
 
-StaticPart = go.Figure | str  # a figure, or a ready HTML fragment (a table, a diff)
+StaticPart: TypeAlias = go.Figure | str  # a figure, or a ready HTML fragment (a table, a diff)
 
 
 class Dashboard(w.VBox):

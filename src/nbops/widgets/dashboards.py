@@ -199,7 +199,7 @@ class CompareDashboard(Dashboard):
 
     def build(self) -> None:
         labels = self.data["labels"]
-        self.fig_metrics = go.FigureWidget(compare_metrics_figure(*self.data["metrics"], labels,
+        self.fig_metrics = go.FigureWidget(compare_metrics_figure(*self._metric_pair(), labels,
                                                                   template=self.template))
         self.fig_table = go.FigureWidget(compare_table_figure(self.sections, labels, template=self.template))
         self.code = w.HTML(self._code_html())
@@ -207,6 +207,10 @@ class CompareDashboard(Dashboard):
     def body(self) -> Sequence[w.Widget]:
         return [w.HTML(" vs ".join(html.escape(x) for x in self.data["labels"])), self.code,
                 self.fig_metrics, self.fig_table]
+
+    def _metric_pair(self) -> tuple[dict[str, float], dict[str, float]]:
+        ma, mb = self.data["metrics"]
+        return ma, mb
 
     def _code_html(self) -> str:
         diff = self.data["code_diff"]
@@ -219,7 +223,7 @@ class CompareDashboard(Dashboard):
 
     def update(self) -> None:
         labels = self.data["labels"]
-        replace_figure(self.fig_metrics, compare_metrics_figure(*self.data["metrics"], labels,
+        replace_figure(self.fig_metrics, compare_metrics_figure(*self._metric_pair(), labels,
                                                                 template=self.template))
         replace_figure(self.fig_table, compare_table_figure(self.sections, labels, template=self.template))
         self.code.value = self._code_html()

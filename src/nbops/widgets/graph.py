@@ -96,7 +96,7 @@ class _Builder:
         a = kinds.get((name, fp), {})
         kind = "model" if a.get("kind") == "model" else "data"
         version = a.get("version")
-        label = f"{name}@v{int(version)}" if _present(version) else name
+        label = f"{name}@v{version:.0f}" if _present(version) else name
         return self.node(f"artifact:{ref}", kind, label, name=name, fingerprint=fp,
                          version=version, rows=a.get("n_rows"), cols=a.get("n_cols"))
 
