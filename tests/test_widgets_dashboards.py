@@ -86,6 +86,11 @@ def test_refresh_shows_new_runs_and_stops_when_closed(tmp_path):
         while len(d.table.options) < 2 and time.monotonic() < deadline:
             time.sleep(0.05)
         assert len(d.table.options) == 2 and list(d.fig_runs.data[0].y) == [0.6, 0.5]
+        d.probe._handle_custom_msg({"view": "shown"}, [])  # what the frontend sends
+        d.probe._handle_custom_msg({"view": "removed"}, [])  # the output was cleared
+        assert not d.refreshing
+        d.probe._handle_custom_msg({"view": "shown"}, [])
+        assert d.refreshing
         d.close()
         assert not d.refreshing
         with pytest.raises(NbopsError, match="positive"):

@@ -48,8 +48,10 @@ class Dashboard(w.VBox):
                          *self.body(), self.status]
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._refresh = refresh
         if refresh is not None:
             self.start_refresh(refresh)
+            self.probe.observe(self._on_views, names="views")
 
     # -- to implement -----------------------------------------------------
     def load(self) -> None:
@@ -86,15 +88,29 @@ class Dashboard(w.VBox):
         self.load()
         self.update()
 
+    def _on_views(self, change: dict[str, Any]) -> None:
+        """Pause refreshing when the last view is removed (cell re-run, output cleared), resume on show."""
+        if change["new"] == 0:
+            self.stop_refresh()
+        elif not self.refreshing and self._refresh is not None and not self._closed:
+            self.start_refresh(self._refresh)
+
+    def stop_refresh(self) -> None:
+        self._stop.set()
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join()
+        self._thread = None
+
     def start_refresh(self, seconds: float) -> None:
         if seconds <= 0:
             raise NbopsError(f"refresh must be a positive number of seconds, not {seconds!r}")
-        self._thread = threading.Thread(target=self._refresh_loop, args=(float(seconds),),
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._refresh_loop, args=(float(seconds), self._stop),
                                         name=f"nbops-{self.title}-refresh", daemon=True)
         self._thread.start()
 
-    def _refresh_loop(self, seconds: float) -> None:
-        while not self._stop.wait(seconds):
+    def _refresh_loop(self, seconds: float, stop: threading.Event) -> None:
+        while not stop.wait(seconds):
             try:
                 self.reload()
                 self.status.value = ""
@@ -105,10 +121,12 @@ class Dashboard(w.VBox):
     def refreshing(self) -> bool:
         return self._thread is not None and self._thread.is_alive()
 
+    @property
+    def _closed(self) -> bool:
+        return getattr(self, "comm", None) is None
+
     def close(self) -> None:
-        self._stop.set()
-        if self._thread is not None and self._thread is not threading.current_thread():
-            self._thread.join()
+        self.stop_refresh()
         if self._owns_ws:
             self._owns_ws = False
             self.ws.close()

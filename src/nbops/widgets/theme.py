@@ -35,7 +35,11 @@ def template_for(dark: bool) -> str:
 
 
 class ThemeProbe(anywidget.AnyWidget):
-    """Invisible widget whose ``dark`` trait follows JupyterLab's light/dark theme."""
+    """Invisible widget whose ``dark`` trait follows JupyterLab's light/dark theme.
+
+    It also reports when its views are shown and removed (``views``), so a dashboard
+    refreshes only while someone can see it.
+    """
 
     _esm = """
     function render({ model, el }) {
@@ -49,8 +53,18 @@ class ThemeProbe(anywidget.AnyWidget):
       read();
       const obs = new MutationObserver(read);
       obs.observe(document.body, { attributes: true, attributeFilter: ["data-jp-theme-light"] });
-      return () => obs.disconnect();
+      model.send({ view: "shown" });
+      return () => { obs.disconnect(); model.send({ view: "removed" }); };
     }
     export default { render };
     """
     dark = traitlets.Bool(False).tag(sync=True)
+    views = traitlets.Int(0)  # views shown in a frontend right now
+
+    def __init__(self, **kwargs: object) -> None:
+        super().__init__(**kwargs)
+        self.on_msg(self._on_view_msg)
+
+    def _on_view_msg(self, _: object, content: dict[str, str], buffers: object) -> None:
+        change = {"shown": 1, "removed": -1}.get(content.get("view", ""), 0)
+        self.views = max(0, self.views + change)
