@@ -41,7 +41,8 @@ def test_example_notebook_runs_and_its_html_export_keeps_the_dashboards(tmp_path
 
 @pytest.mark.slow
 def test_pipeline_dashboard_shows_history_failing_cell_and_next_runs(ws, tmp_path: Path):
-    make_notebook(tmp_path / "train.ipynb", "assert not fail, 'bad data'", parameters="fail = False")
+    make_notebook(tmp_path / "train.ipynb", "%load_ext nbops", "%%track -q -n step\nscore = 2 * 3",
+                  "assert not fail, 'bad data'", parameters="fail = False")
     add_schedule("nightly", "train.ipynb", ws=ws, cron="0 3 * * *")
     assert run_schedule_now("nightly", ws=ws, progress=False).ok
     with pytest.raises(PipelineRunFailed) as failed:
@@ -55,3 +56,9 @@ def test_pipeline_dashboard_shows_history_failing_cell_and_next_runs(ws, tmp_pat
     page = d.to_html()
     assert "plotly-graph-div" in page and "AssertionError" in page and "cron 0 3 * * *" in page
     d.close()
+    step = ws.runs("name == 'step'", sort="started_at", ascending=True)["run_id"].iloc[0]
+    graph = show.lineage(step, ws=ws)
+    pipeline = [n for n in graph.nodes if n.kind == "pipeline"]
+    assert [n.label for n in pipeline] == ["pipeline nightly"]
+    assert pipeline[0].details["status"] == "succeeded"
+    graph.close()
