@@ -201,3 +201,19 @@ def test_import_nbops_does_not_load_plotly_or_ipywidgets():
     code = ("import sys, nbops; from nbops import show; "
             "assert not {'plotly', 'ipywidgets', 'anywidget'} & set(sys.modules), sorted(sys.modules)")
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_empty_workspace_and_a_lone_run_still_draw(tmp_path):
+    with opened(tmp_path) as ws:
+        empty = show.runs(ws=ws)
+        assert empty.table.options == () and "plotly-graph-div" in empty.to_html()
+        with ws.run(name="solo") as run:
+            pass
+        empty.reload()
+        assert [r for _, r in empty.table.options] == [run.run_id]
+        lone = show.lineage(run.run_id, ws=ws)
+        assert [n.label for n in lone.nodes] == [f"solo · {run.run_id[:8]}"]
+        with pytest.raises(NbopsError, match="no schedule 'nope'"):
+            show.pipeline("nope", ws=ws)
+        empty.close()
+        lone.close()

@@ -33,6 +33,8 @@ class Dashboard(w.VBox):
 
     def __init__(self, ws: Workspace, *, owns_ws: bool = False, refresh: float | None = None,
                  theme: str = "auto") -> None:
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
         super().__init__(layout=w.Layout(width="100%"))
         self.ws = ws
         self._owns_ws = owns_ws
@@ -46,8 +48,6 @@ class Dashboard(w.VBox):
         self.build()
         self.children = [self.probe, w.HTML(f"<b>{html.escape(self.title)}</b>"),
                          *self.body(), self.status]
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
         self._refresh = refresh
         if refresh is not None:
             self.start_refresh(refresh)

@@ -137,7 +137,9 @@ def _present(v: Any) -> bool:
 def lineage_graph(ws: Workspace, ref: str) -> tuple[list[Node], list[Edge]]:
     """Nodes and (deduplicated) edges of the lineage graph around ``ref``."""
     b = _Builder(ws)
-    runs = b.walk(start_run(ws, ref))
+    first = start_run(ws, ref)
+    b._run_node(first)  # shown even when it read and wrote nothing tracked
+    runs = b.walk(first)
     b.decorate(runs)
     edges = list(dict.fromkeys(e for e in b.edges if e.src in b.nodes and e.dst in b.nodes))
     return list(b.nodes.values()), edges
