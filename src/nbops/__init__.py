@@ -43,9 +43,15 @@ _LAZY = {
 
 
 _SUBPACKAGES = {"registry", "governance", "pipelines"}
+# `from nbops import show`: dashboards; plotly and ipywidgets load only when one is built.
+_MODULES = {"show": "nbops.widgets.show"}
 
 
 def __getattr__(name: str) -> Any:
+    if name in _MODULES:
+        import importlib
+
+        return importlib.import_module(_MODULES[name])
     if name in _SUBPACKAGES:
         import importlib
 

@@ -24,11 +24,32 @@ def _runs(m: NbopsMagics, args: list[str]) -> Any:
     return frame.drop(columns=drop)
 
 
-def _show(m: NbopsMagics, args: list[str]) -> None:
+# `%nbops show WORD ...` draws a dashboard; any other word is a run id for the text view.
+_SHOW_USAGE = {"runs": (0, 99, "show runs [FILTER]"), "compare": (2, 2, "show compare RUN_A RUN_B"),
+               "lineage": (1, 1, "show lineage REF"), "model": (1, 1, "show model NAME"),
+               "pipeline": (1, 1, "show pipeline SCHEDULE")}
+
+
+def _show(m: NbopsMagics, args: list[str]) -> Any:
+    if args and args[0] in _SHOW_USAGE:
+        low, high, usage = _SHOW_USAGE[args[0]]
+        if not low <= len(args) - 1 <= high:
+            raise UsageError(f"usage: %nbops {usage}")
+        return _dashboard(m, args[0], args[1:])
     from nbops.tracking.views import render_run
 
-    _need(args, 1, "show RUN")
+    _need(args, 1, "show RUN | show runs|compare|lineage|model|pipeline ...")
     print(render_run(m.session.ws, args[0]))
+    return None
+
+
+def _dashboard(m: NbopsMagics, kind: str, args: list[str]) -> Any:
+    from nbops.widgets import show
+
+    ws = m.session.ws
+    if kind == "runs":
+        return show.runs(" ".join(args) or None, ws=ws)
+    return getattr(show, kind)(*args, ws=ws)
 
 
 def _diff(m: NbopsMagics, args: list[str]) -> None:
