@@ -111,4 +111,6 @@ def execute(input_path: str, output_path: str, parameters: dict[str, Any], *, ke
         execution_timeout=cell_timeout,
         kernel_manager_class=kernel_manager_class(env, cwd, guard, kernel_log),
         nbops_progress=progress,
+        # Widget state embeds plotly.js (~5 MB per figure); outputs keep their HTML fallback.
+        store_widget_state=False,
     )
