@@ -20,9 +20,9 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import pandas as pd
 
-    from nbops.monitor.alerts import CheckResult
+    from nbops.monitor.alerting import CheckResult
     from nbops.monitor.logger import PredictionLogger
-    from nbops.monitor.report import Report
+    from nbops.monitor.reporting import Report
     from nbops.workspace import Workspace
 
 __all__ = ["ack", "add_rule", "alerts", "check", "compact", "flush", "get_logger", "history",
@@ -104,7 +104,7 @@ def compact(ws: Workspace | None = None, min_files: int = 2) -> int:
 def report(model: str, window: str | timedelta = "1h", *, since: Any = None, until: Any = None,
            reference: Any = None, drift: bool = True, store: bool = True,
            ws: Workspace | None = None) -> Report:
-    from nbops.monitor.report import Monitor
+    from nbops.monitor.reporting import Monitor
 
     return Monitor(_ws(ws)).report(model, window=window, since=since, until=until,
                                    reference=reference, drift=drift, store=store)
@@ -112,7 +112,7 @@ def report(model: str, window: str | timedelta = "1h", *, since: Any = None, unt
 
 def timeline(model: str, window: str | timedelta = "1h", *, bucket: str = "5m", since: Any = None,
              until: Any = None, ws: Workspace | None = None) -> pd.DataFrame:
-    from nbops.monitor.report import Monitor
+    from nbops.monitor.reporting import Monitor
 
     return Monitor(_ws(ws)).timeline(model, window=window, since=since, until=until, bucket=bucket)
 
@@ -127,37 +127,37 @@ def history(model: str | None = None, metric: str | None = None,
 
 def add_rule(name: str, *, model: str, metric: str, ws: Workspace | None = None,
              actor: str | None = None, **options: Any) -> Any:
-    from nbops.monitor.alerts import add_rule as _add
+    from nbops.monitor.alerting import add_rule as _add
 
     return _add(_ws(ws), name, model=model, metric=metric, actor=actor, **options)
 
 
 def remove_rule(name: str, *, ws: Workspace | None = None, actor: str | None = None) -> None:
-    from nbops.monitor.alerts import remove_rule as _remove
+    from nbops.monitor.alerting import remove_rule as _remove
 
     _remove(_ws(ws), name, actor=actor)
 
 
 def rules(model: str | None = None, *, ws: Workspace | None = None) -> pd.DataFrame:
-    from nbops.monitor.alerts import list_rules
+    from nbops.monitor.alerting import list_rules
 
     return list_rules(_ws(ws), model)
 
 
 def check(*, ws: Workspace | None = None, now: Any = None) -> CheckResult:
-    from nbops.monitor.alerts import check as _check
+    from nbops.monitor.alerting import check as _check
 
     return _check(_ws(ws), now=now)
 
 
 def alerts(*, history: bool = False, rule: str | None = None,
            ws: Workspace | None = None) -> pd.DataFrame:
-    from nbops.monitor.alerts import alert_table
+    from nbops.monitor.alerting import alert_table
 
     return alert_table(_ws(ws), history=history, rule=rule)
 
 
 def ack(rule: str, *, note: str = "", ws: Workspace | None = None, actor: str | None = None) -> None:
-    from nbops.monitor.alerts import acknowledge
+    from nbops.monitor.alerting import acknowledge
 
     acknowledge(_ws(ws), rule, note=note, actor=actor)

@@ -41,7 +41,7 @@ from nbops.errors import NbopsError
 from nbops.governance.context import authorize_and_audit
 from nbops.governance.identity import Action
 from nbops.monitor import channels as ch
-from nbops.monitor.report import Monitor, Report, parse_window
+from nbops.monitor.reporting import Monitor, Report, parse_window
 
 if TYPE_CHECKING:
     from nbops.workspace import Workspace
