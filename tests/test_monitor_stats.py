@@ -67,8 +67,8 @@ def test_psi_equals_its_definition_on_reference_quantile_bins() -> None:
     edges = np.unique(np.quantile(a, np.arange(1, 10) / 10))
     bins = np.concatenate([[-np.inf], edges, [np.inf]])
     # bins are right-closed: (e_i, e_{i+1}]
-    ref = np.array([np.sum((a > lo) & (a <= hi)) for lo, hi in zip(bins[:-1], bins[1:])]) / a.size
-    cur = np.array([np.sum((b > lo) & (b <= hi)) for lo, hi in zip(bins[:-1], bins[1:])]) / b.size
+    ref = np.array([np.sum((a > lo) & (a <= hi)) for lo, hi in zip(bins[:-1], bins[1:], strict=True)]) / a.size
+    cur = np.array([np.sum((b > lo) & (b <= hi)) for lo, hi in zip(bins[:-1], bins[1:], strict=True)]) / b.size
     ref, cur = np.where(ref == 0, 1e-4, ref), np.where(cur == 0, 1e-4, cur)
     expected = np.sum((cur - ref) * np.log(cur / ref))
     assert stats.psi(a, b) == pytest.approx(expected, rel=1e-9)

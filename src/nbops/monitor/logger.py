@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
+from nbops.errors import NotFound
 from nbops.monitor.files import COMPACT_MIN_FILES, LogFiles
 
 log = logging.getLogger("nbops.monitor")
@@ -158,7 +159,8 @@ class PredictionLogger:
         try:
             value = self._resolve(ref)
         except Exception as exc:  # an unregistered model is still logged, without a version
-            self._fail("resolve", exc)
+            if not isinstance(exc, NotFound):
+                self._fail("resolve", exc)
             value = (ref.split("@", 1)[0], None)
         self._resolved[ref] = (time.monotonic(), value)
         return value
@@ -166,6 +168,8 @@ class PredictionLogger:
     def _prediction_table(self, model: str, features: Any, predictions: Any, scores: Any,
                           request_ids: Sequence[str] | None, latency_ms: Any, timestamp: Any,
                           error: Any) -> tuple[pa.Table, list[str]]:
+        if predictions is None:
+            raise ValueError("predictions are required")
         name, version = self._model(str(model))
         pred = _column(predictions, len(np.asarray(predictions).ravel()), "predictions") \
             if not isinstance(predictions, pa.Array) else predictions
