@@ -254,8 +254,9 @@ def _trigger(ws: Workspace, rule: AlertRuleRow, event: AlertEventRow,
 
     channel = f"schedule:{rule.trigger_schedule}"
     try:
+        # On the authority of whoever set the rule up: the check itself runs unattended.
         tid = trigger(str(rule.trigger_schedule), f"alert {rule.name}: {event.message}", ws=ws,
-                      actor="nbops-monitor")
+                      actor=rule.changed_by)
         result.triggers.append(tid)
         return DeliveryRow(secrets.token_hex(8), event.fire_id, rule.name, event.state, channel,
                            True, 1, f"trigger {tid}", datetime.now(UTC))
