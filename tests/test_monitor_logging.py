@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import S3Server, s3_config
 
 import nbops.monitor as mon
 from nbops.monitor.files import LogFiles
@@ -128,3 +129,29 @@ def test_module_level_logging_never_raises(workspace: Workspace, features: objec
                                            predictions: object) -> None:
     assert mon.log_predictions("m", features, predictions, ws=workspace) == []
     assert mon.get_logger(workspace).stats()["errors_by_kind"] == {"log_predictions": 1}
+
+
+@pytest.mark.slow
+def test_logs_on_s3_are_written_read_and_compacted(workspace_dir: Path, moto_server: S3Server,
+                                                   s3_bucket: str) -> None:
+    import nbops
+    from nbops.config import init_workspace
+
+    home = init_workspace()
+    (home / "config.toml").write_text(s3_config(
+        moto_server, s3_bucket, catalog_url=f"ducklake:sqlite:{home / 'catalog.sqlite'}"))
+    with nbops.open(create=False) as ws:
+        lg = _logger(ws, flush_interval_s=3600)
+        for _ in range(3):
+            lg.log_predictions("m", pd.DataFrame({"x": np.arange(100.0)}), np.zeros(100),
+                               latency_ms=np.full(100, 7.0))
+            lg.flush()
+        assert lg.stats()["failures"] == 0
+        keys = [o["Key"] for o in moto_server.client().list_objects_v2(
+            Bucket=s3_bucket, Prefix="data/monitor/")["Contents"]]
+        assert len(keys) == 3 and all("/model=m/date=" in k for k in keys)
+        rep = mon.report("m", reference=pd.DataFrame({"x": np.arange(100.0)}), store=False, ws=ws)
+        assert rep.summary["n"] == 300 and rep.summary["latency_p50"] == 7.0
+        assert rep.drift.set_index("column").loc["x", "drifted"] == False  # noqa: E712
+        assert mon.compact(ws=ws) == 3
+        assert mon.report("m", drift=False, store=False, ws=ws).summary["n"] == 300
