@@ -44,3 +44,13 @@ def test_monitor_cli_round_trip(workspace: Workspace, tmp_path: Path) -> None:
     bad = run(main, ["monitor", "rules", "add", "x", "--model", "svc", "--metric", "speed",
                      "--threshold", "1"])
     assert bad.exit_code == 1 and "unknown metric" in bad.output
+
+
+def test_public_api_names_are_functions_even_after_submodules_load() -> None:
+    import nbops.monitor.alerting  # noqa: F401
+    import nbops.monitor.reporting  # noqa: F401
+
+    assert set(mon.__all__) == {"ack", "add_rule", "alerts", "check", "compact", "flush",
+                                "get_logger", "history", "log_outcomes", "log_predictions",
+                                "remove_rule", "report", "rules", "timeline"}
+    assert all(callable(getattr(mon, name)) for name in mon.__all__)

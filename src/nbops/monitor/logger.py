@@ -101,8 +101,7 @@ class PredictionLogger:
         self._closed = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="nbops-monitor-flush", daemon=True)
         self._thread.start()
-        ref = weakref.ref(self)
-        atexit.register(lambda: (lg := ref()) is not None and lg.close())
+        atexit.register(_close_at_exit, weakref.ref(self))
 
     # -- public -------------------------------------------------------------
     def log_predictions(self, model: str, features: Any = None, predictions: Any = None, *,
@@ -253,6 +252,12 @@ class PredictionLogger:
                     self.flush()
                 except Exception as exc:  # pragma: no cover - flush already counts its failures
                     self._fail("flush", exc)
+
+
+def _close_at_exit(ref: weakref.ReferenceType[PredictionLogger]) -> None:
+    lg = ref()
+    if lg is not None:
+        lg.close()
 
 
 def _errors(error: Any, n: int) -> pa.Array:

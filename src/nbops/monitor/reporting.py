@@ -123,7 +123,7 @@ class Monitor:
         start = _utc(since) or end - parse_window(window)
         scan = self.scan(name)
         notes: list[str] = []
-        empty = {"n": 0, "n_errors": 0, "latency_p50": None, "latency_p95": None,
+        empty: dict[str, Any] = {"n": 0, "n_errors": 0, "latency_p50": None, "latency_p95": None,
                  "latency_p99": None, "latency_mean": None}
         summary = self.repo.window_summary(scan, start, end) if scan else empty
         summary["error_rate"] = summary["n_errors"] / summary["n"] if summary["n"] else None
@@ -180,7 +180,9 @@ class Monitor:
         if isinstance(reference, tuple):
             s, u = _utc(reference[0]), _utc(reference[1])
             scan = self.scan(name)
-            assert s is not None and u is not None and scan is not None
+            if s is None or u is None or scan is None:
+                raise NbopsError(f"no logged predictions of {name!r} to use as the reference",
+                                 hint="give the reference window as (since, until)")
             df = self.repo.window_rows(scan, s, u)
             df = df[[c for c in df.columns if c.startswith(FEATURE_PREFIX) or c == "prediction"]]
             df.columns = [c.removeprefix(FEATURE_PREFIX) for c in df.columns]
