@@ -42,7 +42,7 @@ _LAZY = {
 }
 
 
-_SUBPACKAGES = {"registry", "governance", "pipelines"}
+_SUBPACKAGES = {"registry", "governance", "pipelines", "monitor"}
 
 
 def __getattr__(name: str) -> Any:

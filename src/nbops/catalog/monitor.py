@@ -135,12 +135,14 @@ class MonitorRepository:
 def _window_filter() -> str:
     # The date/hour predicates prune whole partitions before any file is opened.
     return ("date BETWEEN CAST(? AS DATE) AND CAST(? AS DATE) "
-            "AND (date::TIMESTAMP + hour * INTERVAL 1 HOUR) >= date_trunc('hour', ?::TIMESTAMPTZ AT TIME ZONE 'UTC') "
+            "AND (date::TIMESTAMP + hour * INTERVAL 1 HOUR) "
+            "BETWEEN date_trunc('hour', ?::TIMESTAMPTZ AT TIME ZONE 'UTC') "
+            "AND (?::TIMESTAMPTZ AT TIME ZONE 'UTC') "
             "AND ts >= ? AND ts < ?")
 
 
 def _window_params(since: datetime, until: datetime) -> list[Any]:
-    return [since.date(), until.date(), since, since, until]
+    return [since.date(), until.date(), since, until, since, until]
 
 
 def training_datasets(catalog: Catalog, run_id: str) -> list[dict[str, Any]]:
