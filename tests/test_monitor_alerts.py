@@ -208,3 +208,32 @@ def test_bad_rules_are_refused_with_a_hint(workspace: Workspace) -> None:
     mon.add_rule("r", model="m", metric="volume", threshold=1, ws=workspace)
     mon.remove_rule("r", ws=workspace)
     assert mon.rules(ws=workspace).empty
+
+
+def test_feature_drift_rule_uses_the_training_data_from_lineage(workspace: Workspace) -> None:
+    from sklearn.linear_model import LinearRegression
+
+    import nbops
+
+    rng = np.random.default_rng(3)
+    X = pd.DataFrame({"a": rng.normal(size=2000), "b": rng.normal(size=2000)})
+    with workspace.run(name="train") as run:
+        run.log_dataset(X, "X_train", role="input")
+        model = LinearRegression().fit(X, X["a"] + X["b"])
+        run.log_model(model, "reg")
+    mv = nbops.registry.register(f"{run.run_id}/reg", "price", ws=workspace)
+    mon.add_rule("a-drift", model="price@latest", metric="drift", feature="a",
+                 aggregation="drifted", comparison="==", threshold=1, min_samples=100,
+                 ws=workspace)
+    mon.add_rule("b-drift", model="price@latest", metric="drift", feature="b",
+                 aggregation="drifted", comparison="==", threshold=1, min_samples=100,
+                 ws=workspace)
+    cur = pd.DataFrame({"a": rng.normal(2.0, 1, 1500), "b": rng.normal(size=1500)})
+    mon.log_predictions(mv.ref, cur, model.predict(cur), ws=workspace)
+    mon.flush(workspace)
+    assert mon.check(ws=workspace).fired == ["a-drift"]
+    rep = mon.report("price@latest", ws=workspace)
+    assert rep.reference.endswith("X_train (training data)") and rep.model_version == 1
+    assert set(rep.drift["column"]) == {"a", "b", "prediction"}
+    assert rep.drift.set_index("column")["drifted"].to_dict() == {"a": True, "b": False,
+                                                                   "prediction": True}

@@ -32,6 +32,9 @@ def test_monitor_cli_round_trip(workspace: Workspace, tmp_path: Path) -> None:
     assert rep.exit_code == 0, rep.output
     assert json.loads(rep.output)["summary"]["n"] == 150
 
+    timeline = run(main, ["monitor", "timeline", "svc", "--bucket", "1h"])
+    assert timeline.exit_code == 0 and "150" in timeline.output
+
     chk = run(main, ["monitor", "check"])
     assert chk.exit_code == 0 and "firing" in chk.output
     assert json.loads(log.read_text())["state"] == "firing"
