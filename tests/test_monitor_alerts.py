@@ -237,3 +237,26 @@ def test_feature_drift_rule_uses_the_training_data_from_lineage(workspace: Works
     assert set(rep.drift["column"]) == {"a", "b", "prediction"}
     assert rep.drift.set_index("column")["drifted"].to_dict() == {"a": True, "b": False,
                                                                    "prediction": True}
+
+
+def test_a_rule_that_cannot_be_evaluated_does_not_stop_the_others(workspace: Workspace) -> None:
+    from sklearn.dummy import DummyClassifier
+
+    import nbops
+
+    X = pd.DataFrame({"x": ["a", "b"] * 50})
+    with workspace.run(name="train") as run:
+        run.log_dataset(X, "X_train", role="input")
+        run.log_model(DummyClassifier().fit(np.zeros((100, 1)), np.zeros(100)), "clf")
+    nbops.registry.register(f"{run.run_id}/clf", "svc", ws=workspace)
+    mon.add_rule("broken", model="svc", metric="drift", feature="x", drift_method="psi",
+                 threshold=0.1, min_samples=1, ws=workspace)  # PSI of text cannot be computed
+    mon.add_rule("busy", model="svc", metric="volume", comparison=">", threshold=1,
+                 min_samples=1, ws=workspace)
+    lg = mon.get_logger(workspace)
+    lg.log_predictions("svc", pd.DataFrame({"x": ["a", "b"] * 5}), np.zeros(10))
+    lg.flush()
+    res = mon.check(ws=workspace)
+    by_rule = {e["rule"]: e for e in res.evaluated}
+    assert res.fired == ["busy"]
+    assert by_rule["broken"]["condition"] is None and "Error" in by_rule["broken"]["error"]

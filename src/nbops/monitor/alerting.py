@@ -173,11 +173,18 @@ def check(ws: Workspace, *, now: datetime | None = None,
     result = CheckResult()
     for rule in monitor.repo.rules():
         key = (rule.model, rule.window_s, rule.feature if rule.drift_method else None)
-        if key not in reports:
-            methods = {rule.feature: rule.drift_method} if rule.drift_method and rule.feature else None
-            reports[key] = monitor.report(rule.model, window=f"{rule.window_s}s", until=now,
-                                          drift=rule.metric.startswith("drift"), store=False,
-                                          drift_methods=methods)
+        try:
+            if key not in reports:
+                methods = ({rule.feature: rule.drift_method} if rule.drift_method and rule.feature
+                           else None)
+                reports[key] = monitor.report(rule.model, window=f"{rule.window_s}s", until=now,
+                                              drift=rule.metric.startswith("drift"), store=False,
+                                              drift_methods=methods)
+        except Exception as exc:  # one broken rule (e.g. an unreadable reference) spares the rest
+            result.evaluated.append({"rule": rule.name, "model": rule.model, "metric": rule.metric,
+                                     "value": None, "n": 0, "condition": None, "event": None,
+                                     "error": f"{type(exc).__name__}: {exc}"})
+            continue
         value, n = _value(rule, reports[key])
         holds = (None if value is None or n < rule.min_samples
                  else COMPARISONS[rule.comparison](value, rule.threshold))
