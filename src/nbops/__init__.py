@@ -42,7 +42,7 @@ _LAZY = {
 }
 
 
-_SUBPACKAGES = {"registry", "governance", "pipelines"}
+_SUBPACKAGES = {"registry", "governance", "pipelines", "monitor"}
 # `from nbops import show`: dashboards; plotly and ipywidgets load only when one is built.
 _MODULES = {"show": "nbops.widgets.show"}
 

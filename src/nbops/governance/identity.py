@@ -54,6 +54,8 @@ class Action(StrEnum):
     GRANT_ROLE = "grant_role"
     SET_POLICY = "set_policy"
     CHANGE_SCHEDULE = "change_schedule"
+    MANAGE_ALERTS = "manage_alerts"
+    ACK_ALERT = "ack_alert"
 
 
 # Actions whose role comes from the alias's policy are resolved in ``required_role``.
@@ -67,6 +69,8 @@ _REQUIRED: dict[Action, Role] = {
     Action.GRANT_ROLE: Role.ADMIN,
     Action.SET_POLICY: Role.ADMIN,
     Action.CHANGE_SCHEDULE: Role.CONTRIBUTOR,
+    Action.MANAGE_ALERTS: Role.CONTRIBUTOR,
+    Action.ACK_ALERT: Role.CONTRIBUTOR,
 }
 
 
