@@ -43,6 +43,7 @@ _LAZY = {
 
 
 _SUBPACKAGES = {"registry", "governance", "pipelines"}
+_ALIASES = {"ab": "nbops.abtest"}
 
 
 def __getattr__(name: str) -> Any:
@@ -50,6 +51,10 @@ def __getattr__(name: str) -> Any:
         import importlib
 
         return importlib.import_module(f"nbops.{name}")
+    if name in _ALIASES:
+        import importlib
+
+        return importlib.import_module(_ALIASES[name])
     if name in _LAZY:
         import importlib
 

@@ -54,6 +54,10 @@ class Action(StrEnum):
     GRANT_ROLE = "grant_role"
     SET_POLICY = "set_policy"
     CHANGE_SCHEDULE = "change_schedule"
+    CHANGE_EXPERIMENT = "change_experiment"
+    START_EXPERIMENT = "start_experiment"
+    STOP_EXPERIMENT = "stop_experiment"
+    CONCLUDE_EXPERIMENT = "conclude_experiment"
 
 
 # Actions whose role comes from the alias's policy are resolved in ``required_role``.
@@ -67,6 +71,11 @@ _REQUIRED: dict[Action, Role] = {
     Action.GRANT_ROLE: Role.ADMIN,
     Action.SET_POLICY: Role.ADMIN,
     Action.CHANGE_SCHEDULE: Role.CONTRIBUTOR,
+    # Creating or reweighting a draft changes nothing users see; starting routes traffic.
+    Action.CHANGE_EXPERIMENT: Role.CONTRIBUTOR,
+    Action.START_EXPERIMENT: Role.DEPLOYER,
+    Action.STOP_EXPERIMENT: Role.CONTRIBUTOR,  # stopping is always the safe direction
+    Action.CONCLUDE_EXPERIMENT: Role.DEPLOYER,
 }
 
 
