@@ -1,0 +1,190 @@
+"""Experiments end to end on a real workspace: registered models, predict, outcomes, report."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+from sklearn.linear_model import LogisticRegression
+
+import nbops
+from nbops import registry
+from nbops.abtest import Decision
+from nbops.abtest.spec import ExperimentError
+from nbops.governance.errors import PermissionDenied
+from nbops.workspace import Workspace
+
+VARIANTS = {"control": "churn@production", "treatment": "churn@challenger"}
+
+
+def _features(n: int, seed: int = 0, cols: int = 2) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    return pd.DataFrame(rng.normal(size=(n, cols)), columns=[f"f{i}" for i in range(cols)])
+
+
+@pytest.fixture
+def ws(workspace: Workspace) -> Workspace:
+    X = _features(300)
+    y = (X.f0 > 0).astype(int)
+    registry.register(LogisticRegression().fit(X, y), "churn", ws=workspace)
+    registry.promote("churn", 1, "production", ws=workspace)
+    registry.register(LogisticRegression(C=0.01).fit(X, y), "churn", ws=workspace)
+    registry.promote("churn", 2, "challenger", ws=workspace)
+    return workspace
+
+
+def _simulate(exp: nbops.abtest.Experiment, n: int, p: dict[str, float], seed: int = 1) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    users = np.arange(n)
+    out = exp.predict(users, _features(n, seed))
+    rate = out["variant"].map(p).to_numpy()
+    converted = rng.random(n) < rate
+    exp.log_outcomes(users[converted], np.ones(int(converted.sum())))
+    return out
+
+
+def test_true_lift_is_found_with_interval_srm_and_p_better(ws: Workspace) -> None:
+    exp = nbops.ab.create("churn-ab", VARIANTS, unit="user_id", metric="converted", ws=ws)
+    assert exp.report().decision == Decision.NOT_ENOUGH_DATA
+    exp.start()
+    out = _simulate(exp, 6000, {"control": 0.10, "treatment": 0.15})
+    assert set(out.columns) == {"unit_id", "variant", "prediction", "error"}
+    assert out["prediction"].isin([0, 1]).all()
+    rep = exp.report()
+    assert rep.decision == Decision.WINNER and rep.winner == "treatment"
+    c = rep.comparison("treatment")
+    assert c.test.interval[0] < 0.05 < c.test.interval[1]
+    assert c.bayes.probability > 0.99
+    assert rep.srm is not None and not rep.srm.mismatch
+    assert "treatment wins" in str(rep)
+
+
+def test_not_enough_data_and_srm_are_reported(ws: Workspace) -> None:
+    exp = nbops.ab.create("small", VARIANTS, ws=ws).start()
+    _simulate(exp, 150, {"control": 0.1, "treatment": 0.1})
+    rep = exp.report()
+    assert rep.decision == Decision.NOT_ENOUGH_DATA
+    assert any("at least 100" in r for r in rep.reasons)
+    # A logging bug that drops half of the treatment's exposures: the split no longer fits.
+    skew = nbops.ab.create("skewed", VARIANTS, ws=ws).start()
+    ids = np.arange(20000)
+    planned = skew.assign(ids, record=False)
+    keep = (planned == "control") | (ids % 2 == 0)
+    skew.predict(ids[keep], _features(int(keep.sum())))
+    rep = skew.report()
+    assert rep.decision == Decision.SRM and rep.winner is None
+    assert rep.srm.mismatch
+
+
+def test_assignment_is_sticky_across_restarts_and_weight_changes(ws: Workspace) -> None:
+    exp = nbops.ab.create("sticky", VARIANTS, {"control": 0.9, "treatment": 0.1}, ws=ws).start()
+    old = np.arange(4000)
+    first = exp.assign(old)
+    exp.set_weights({"control": 0.1, "treatment": 0.9})
+    home = ws.settings.home
+    ws.close()
+    with Workspace.open(home) as again:
+        reopened = nbops.ab.get("sticky", ws=again)
+        assert (reopened.assign(old, record=False) == first).all()
+        new = reopened.assign(np.arange(10_000, 14_000), record=False)
+        assert 0.86 < (new == "treatment").mean() < 0.94
+        rep = reopened.report(min_units=10)
+        assert rep.srm is None and any("SRM not checked" in r for r in rep.reasons)
+
+
+def test_guardrail_breach_stops_the_experiment_and_is_audited(ws: Workspace) -> None:
+    X3 = _features(300, cols=3)
+    registry.register(LogisticRegression().fit(X3, (X3.f0 > 0).astype(int)), "churn", ws=ws)
+    exp = nbops.ab.create("broken", {"control": "churn@production", "treatment": "churn@v3"},
+                          guardrails=[{"error_rate": 0.05, "min_units": 50}], ws=ws).start()
+    out = exp.predict(np.arange(400), _features(400))  # v3 wants 3 features: it raises
+    broken = out["variant"] == "treatment"
+    assert out.loc[broken, "error"].str.contains("feature").all()
+    assert out["prediction"].notna().all()  # control answered instead
+    rep = exp.report()
+    assert rep.decision == Decision.GUARDRAIL
+    assert exp.status == "stopped"
+    log = nbops.governance.audit_log(ws=ws)
+    assert {"ab.create", "ab.start", "ab.stop"} <= set(log["action"])
+    with pytest.raises(ExperimentError, match="stopped"):
+        exp.predict([1], _features(1))
+
+
+def test_shadow_answers_with_control_and_logs_both(ws: Workspace) -> None:
+    exp = nbops.ab.create("shadow", VARIANTS, mode="shadow", ws=ws).start()
+    X = _features(500)
+    out = exp.predict(np.arange(500), X)
+    assert (out["variant"] == "control").all()
+    control = registry.load("churn@production", ws=ws).predict(X)
+    assert (out["prediction"].to_numpy(dtype=int) == control).all()
+    rep = exp.report()
+    assert rep.decision == Decision.SHADOW
+    assert rep.health["treatment"]["requests"] == 500
+    assert 0.5 < rep.shadow_agreement <= 1.0
+
+
+def test_canary_ramps_weights_and_keeps_early_units(ws: Workspace) -> None:
+    from datetime import timedelta
+
+    exp = nbops.ab.create("canary", VARIANTS, mode="canary", ramp=[(0, 0.05), ("1h", 0.5)], ws=ws).start()
+    t0 = exp.row.started_at
+    assert exp.current_weights(t0)["treatment"] == pytest.approx(0.05)
+    assert exp.current_weights(t0 + timedelta(hours=2))["treatment"] == pytest.approx(0.5)
+    with pytest.raises(ExperimentError, match="canary"):
+        nbops.ab.create("bad-canary", VARIANTS, mode="canary", ws=ws)
+
+
+def test_running_experiment_blocks_deleting_its_version_until_stopped(ws: Workspace) -> None:
+    registry.register(LogisticRegression().fit(_features(50), np.arange(50) % 2), "churn", ws=ws)
+    exp = nbops.ab.create("pin", {"control": "churn@production", "treatment": "churn@v3"}, ws=ws).start()
+    with pytest.raises(nbops.NbopsError, match="running experiment"):
+        registry.delete("churn", 3, ws=ws)
+    exp.stop("done")
+    registry.delete("churn", 3, ws=ws)
+
+
+def test_conclude_promotes_the_winner_and_permissions_are_enforced(ws: Workspace) -> None:
+    nbops.governance.grant("tester", "admin", ws=ws)
+    nbops.governance.grant("viewer-bob", "viewer", ws=ws)
+    exp = nbops.ab.create("promo", VARIANTS, ws=ws)
+    bob = nbops.ab.get("promo", ws=ws, actor="viewer-bob")
+    with pytest.raises(PermissionDenied):
+        bob.start()
+    exp.start()
+    exp.conclude("treatment", promote="perform", reason="lift")
+    assert registry.resolve("churn@production", ws=ws).version == 2
+    assert exp.status == "concluded"
+    with pytest.raises(ExperimentError, match="concluded"):
+        exp.start()
+
+
+def test_bad_definitions_are_refused(ws: Workspace) -> None:
+    with pytest.raises(ExperimentError, match="two variants"):
+        nbops.ab.create("one", {"control": "churn@production"}, ws=ws)
+    with pytest.raises(nbops.NbopsError, match="no alias"):
+        nbops.ab.create("ghost", {"control": "churn@production", "t": "churn@nope"}, ws=ws)
+    with pytest.raises(ExperimentError, match="guardrail"):
+        nbops.ab.create("g", VARIANTS, guardrails=["latency < 3"], ws=ws)
+    nbops.ab.create("dup", VARIANTS, ws=ws)
+    with pytest.raises(ExperimentError, match="exists"):
+        nbops.ab.create("dup", VARIANTS, ws=ws)
+    assert nbops.ab.experiments(ws=ws)["name"].tolist() == ["dup"]
+
+
+def test_cli_create_start_report_conclude(ws: Workspace) -> None:
+    from nbops.cli import main
+
+    runner = CliRunner()
+    r = runner.invoke(main, ["ab", "create", "cli-exp", "-v", "control=churn@production",
+                             "-v", "treatment=churn@challenger", "--guardrail", "error_rate<0.1"])
+    assert r.exit_code == 0, r.output
+    assert runner.invoke(main, ["ab", "start", "cli-exp"]).exit_code == 0
+    listed = runner.invoke(main, ["ab", "list", "--status", "running"])
+    assert "cli-exp" in listed.output
+    r = runner.invoke(main, ["ab", "report", "cli-exp"])
+    assert r.exit_code == 0 and "not enough data" in r.output
+    r = runner.invoke(main, ["ab", "conclude", "cli-exp", "nobody"])
+    assert r.exit_code != 0 and "not a variant" in r.output
+    r = runner.invoke(main, ["ab", "conclude", "cli-exp", "control"])
+    assert r.exit_code == 0 and "concluded" in r.output
