@@ -98,8 +98,11 @@ class StickyAssigner:
 
     def remember(self, keys: Sequence[str], variants: Sequence[str]) -> None:
         """Record first exposures (a unit already known keeps its variant)."""
-        for k, v in zip(keys, variants, strict=True):
-            self._known.setdefault(k, v)
+        if len(keys) != len(variants):
+            raise AssignmentError("one variant per unit id")
+        fresh = dict(zip(keys, variants, strict=True))
+        fresh.update(self._known)
+        self._known = fresh
 
     def load(self, first_exposures: Mapping[str, str]) -> None:
         self._known = {**first_exposures, **self._known}

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import re
-import secrets
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -22,6 +21,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute  # noqa: F401  (pa.compute)
 
 from nbops.abtest import assignment
 from nbops.abtest.report import Decision, Report, analyze
@@ -58,6 +59,8 @@ class Experiment:
         self._models: dict[str, Any] = {}
         self._sticky: assignment.StickyAssigner | None = None
         self._sticky_files = -1
+        self._pinned: dict[str, str] | None = None
+        self._history: tuple[int, bool] | None = None
 
     # -- definition -------------------------------------------------------
     @property
@@ -94,6 +97,11 @@ class Experiment:
 
     def pinned(self) -> dict[str, str]:
         """Variant -> the registered version it serves (``name@vN``)."""
+        if self._pinned is None:
+            self._pinned = self._load_pinned()
+        return self._pinned
+
+    def _load_pinned(self) -> dict[str, str]:
         return {v.variant: f"{v.model_name}@v{v.model_version}" for v in self.repo.variants(None, self.name)}
 
     def current_weights(self, now: datetime | None = None) -> dict[str, float]:
@@ -109,8 +117,9 @@ class Experiment:
 
     def refresh(self) -> Experiment:
         row = self.repo.current(None, self.name)
-        if row is not None:
+        if row is not None and row.revision != self.row.revision:
             self.row = row
+            self._pinned = None
         return self
 
     def __repr__(self) -> str:
@@ -137,6 +146,7 @@ class Experiment:
 
         self.row = self.ws.catalog.transaction(tx)
         self._sticky_files = -1
+        self._pinned = None
 
     def start(self) -> Experiment:
         """Pin each variant's version and start routing units to it (audited)."""
@@ -199,7 +209,10 @@ class Experiment:
         # With weights that never changed, the hash alone is each unit's first variant.
         if self.mode == Mode.CANARY:
             return True
-        return len({r.weights for r in self.repo.revisions(None, self.name)}) > 1
+        if self._history is None or self._history[0] != self.row.revision:
+            changed = len({r.weights for r in self.repo.revisions(None, self.name)}) > 1
+            self._history = (self.row.revision, changed)
+        return self._history[1]
 
     def assign(self, unit_ids: Iterable[Any] | np.ndarray, *, record: bool | None = None) -> np.ndarray:
         """Variant per unit. While running, the assignment is recorded as an exposure (one batch)."""
@@ -238,21 +251,30 @@ class Experiment:
     def _log_exposures(self, keys: Sequence[str], variants: Sequence[str], predictions: Sequence[Any],
                        errors: Sequence[str | None], *, shadow: Sequence[bool] | None,
                        request_ids: Sequence[str] | None = None) -> None:
+        """One Parquet batch of exposures, built as Arrow columns (no per-row Python objects)."""
         n = len(keys)
         pinned = self.pinned()
-        frame = pd.DataFrame({
-            "request_id": request_ids if request_ids is not None else
-            [f"{secrets.token_hex(6)}-{i}" for i in range(n)],
-            "unit_id": pd.array(keys, dtype="string"), "variant": pd.array(variants, dtype="string"),
-            "model_ref": pd.array([pinned.get(v) for v in variants], dtype="string"),
-            "shadow": np.zeros(n, bool) if shadow is None else np.asarray(shadow, bool),
-            "prediction": pd.array([None if p is None else str(p) for p in predictions], dtype="string"),
-            "error": pd.array(errors, dtype="string"),
-            "ts": pd.Timestamp.now(tz="UTC")})
-        self.repo.write_batch(self.name, FileKind.EXPOSURES, frame, self.actor)
+        variant_arr = pa.array(variants, pa.string())
+        refs = pa.array([pinned.get(v) for v in self.variants], pa.string())
+        index = pa.compute.index_in(variant_arr, pa.array(list(self.variants), pa.string()))
+        no_values = all(p is None for p in predictions)
+        table = pa.table({
+            "request_id": pa.array(request_ids, pa.string()) if request_ids is not None
+            else pa.nulls(n, pa.string()),
+            "unit_id": pa.array(keys, pa.string()), "variant": variant_arr,
+            "model_ref": refs.take(index),
+            "shadow": pa.array(np.zeros(n, bool) if shadow is None else np.asarray(shadow, bool)),
+            "prediction": pa.nulls(n, pa.string()) if no_values else
+            pa.array([None if p is None else str(p) for p in predictions], pa.string()),
+            "error": pa.array(errors, pa.string()) if any(e is not None for e in errors)
+            else pa.nulls(n, pa.string()),
+            "ts": pa.array(np.full(n, np.datetime64(_now().replace(tzinfo=None), "us")),
+                           pa.timestamp("us", tz="UTC"))})
+        self.repo.write_batch(self.name, FileKind.EXPOSURES, table, self.actor)
         if self._sticky is not None:
-            served = ~frame["shadow"].to_numpy()
-            self._sticky.remember(list(np.asarray(keys)[served]), list(np.asarray(variants)[served]))
+            served = ~np.asarray(table["shadow"])
+            self._sticky.remember(list(np.asarray(keys, dtype=object)[served]),
+                                  list(np.asarray(variants, dtype=object)[served]))
 
     def log_outcomes(self, unit_ids: Iterable[Any] | np.ndarray, values: Iterable[float] | np.ndarray) -> int:
         """Append outcomes (conversions, revenue, ...) per unit as one Parquet batch."""
@@ -262,9 +284,10 @@ class Experiment:
             raise ExperimentError(f"{len(keys)} unit ids but {len(vals)} values")
         if not np.isfinite(vals).all():
             raise ExperimentError("outcome values must be finite numbers", hint="drop NaN/inf rows first")
-        frame = pd.DataFrame({"unit_id": pd.array(keys, dtype="string"), "value": vals,
-                              "ts": pd.Timestamp.now(tz="UTC")})
-        self.repo.write_batch(self.name, FileKind.OUTCOMES, frame, self.actor)
+        table = pa.table({"unit_id": pa.array(keys, pa.string()), "value": vals,
+                          "ts": pa.array(np.full(len(keys), np.datetime64(_now().replace(tzinfo=None), "us")),
+                                         pa.timestamp("us", tz="UTC"))})
+        self.repo.write_batch(self.name, FileKind.OUTCOMES, table, self.actor)
         return len(keys)
 
     # -- analysis -----------------------------------------------------------

@@ -50,7 +50,8 @@ def predict_batch(exp: Experiment, unit_ids: Iterable[Any] | np.ndarray, X: Any)
     prediction = np.empty(n, dtype=object)
     errors = np.full(n, None, dtype=object)
     log_keys, log_variants, log_preds, log_errors, log_shadow, log_req = [], [], [], [], [], []
-    req = np.array([f"{secrets.token_hex(6)}-{i}" for i in range(n)], dtype=object)
+    batch = secrets.token_hex(6)
+    req = [f"{batch}-{i}" for i in range(n)]
     if exp.mode == Mode.SHADOW:
         prediction[:] = control_pred
         for v in names[1:]:
@@ -60,7 +61,7 @@ def predict_batch(exp: Experiment, unit_ids: Iterable[Any] | np.ndarray, X: Any)
             log_preds += list(pred) if pred is not None else [None] * n
             log_errors += [err] * n
             log_shadow += [True] * n
-            log_req += list(req)
+            log_req += req
     else:
         prediction[variants == exp.control] = control_pred
         for v in names[1:]:
@@ -76,6 +77,6 @@ def predict_batch(exp: Experiment, unit_ids: Iterable[Any] | np.ndarray, X: Any)
                 prediction[mask] = pred
     exp._log_exposures(keys + log_keys, list(variants) + log_variants, list(prediction) + log_preds,
                        list(errors) + log_errors, shadow=[False] * n + log_shadow,
-                       request_ids=list(req) + log_req)
+                       request_ids=req + log_req)
     return pd.DataFrame({"unit_id": keys, "variant": variants, "prediction": prediction,
                          "error": errors}, index=index)

@@ -79,8 +79,8 @@ class ExperimentRepository:
             [experiment, str(kind)])
         return [r[0] for r in rows]
 
-    def write_batch(self, experiment: str, kind: FileKind, frame: pd.DataFrame, user: str) -> str:
-        """Write ``frame`` as one Parquet file, then list it in the catalog (one commit)."""
+    def write_batch(self, experiment: str, kind: FileKind, frame: Any, user: str) -> str:
+        """Write ``frame`` (an Arrow table or DataFrame) as one Parquet file, then list it in the catalog (one commit)."""
         base = self.catalog.settings.data_path.rstrip("/")
         stamp = datetime.now(UTC)
         name = f"{stamp:%Y%m%dT%H%M%S%f}-{secrets.token_hex(4)}.parquet"
