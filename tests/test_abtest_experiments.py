@@ -188,3 +188,24 @@ def test_cli_create_start_report_conclude(ws: Workspace) -> None:
     assert r.exit_code != 0 and "not a variant" in r.output
     r = runner.invoke(main, ["ab", "conclude", "cli-exp", "control"])
     assert r.exit_code == 0 and "concluded" in r.output
+
+
+def test_continuous_metric_with_cuped_matches_welch_on_the_same_units(ws: Workspace) -> None:
+    from scipy import stats as st
+
+    exp = nbops.ab.create("revenue", VARIANTS, metric={"name": "revenue", "kind": "continuous"},
+                          ws=ws).start()
+    n = 3000
+    rng = np.random.default_rng(5)
+    users = np.arange(n)
+    variant = exp.predict(users, _features(n))["variant"].to_numpy()
+    pre = rng.gamma(2.0, 10.0, n)  # last month's revenue per user
+    revenue = 0.8 * pre + rng.normal(0, 5, n) + np.where(variant == "treatment", 1.0, 0.0)
+    exp.log_outcomes(users, revenue)
+    rep = exp.report(pre_period=pd.Series(pre, index=users))
+    c = rep.comparison("treatment")
+    ref = st.ttest_ind(revenue[variant == "treatment"], revenue[variant == "control"], equal_var=False)
+    assert c.test.p_value == pytest.approx(ref.pvalue, rel=1e-6)
+    assert c.cuped is not None and c.cuped.variance_reduction > 0.8
+    assert c.cuped.test.interval[0] < 1.0 < c.cuped.test.interval[1]
+    assert c.cuped.test.interval[1] - c.cuped.test.interval[0] < (c.test.interval[1] - c.test.interval[0]) / 2

@@ -25,11 +25,12 @@ import pyarrow as pa
 import pyarrow.compute  # noqa: F401  (pa.compute)
 
 from nbops.abtest import assignment
-from nbops.abtest.report import Decision, Report, analyze
+from nbops.abtest.report import Decision, Report, Summary, analyze
 from nbops.abtest.spec import (
     ExperimentError,
     Guardrail,
     Metric,
+    MetricKind,
     guardrails_from_json,
     parse_metric,
 )
@@ -248,7 +249,8 @@ class Experiment:
         self._require_running()
         return predict_batch(self, unit_ids, X)
 
-    def _log_exposures(self, keys: Sequence[str], variants: Sequence[str], predictions: Sequence[Any],
+    def _log_exposures(self, keys: Sequence[str], variants: Sequence[str] | np.ndarray,
+                       predictions: Sequence[Any],
                        errors: Sequence[str | None], *, shadow: Sequence[bool] | None,
                        request_ids: Sequence[str] | None = None) -> None:
         """One Parquet batch of exposures, built as Arrow columns (no per-row Python objects)."""
@@ -297,15 +299,20 @@ class Experiment:
         """The decision with its reasons. A breached guardrail stops a running experiment
         (audited) unless ``enforce=False``. ``pre_period``: a covariate per unit id (CUPED)."""
         self.refresh()
-        units = self.repo.unit_outcomes(self.name, self.metric.agg)
+        metric = self.metric
+        units = None if pre_period is None else self.repo.unit_outcomes(self.name, metric.agg)
+        summary = self.repo.variant_summary(self.name, metric.agg, metric.kind == MetricKind.BINARY)
+        sums = {r["variant"]: Summary(int(r["units"]), int(r["n"]), float(r["total"]), float(r["total_sq"]))
+                for r in summary.to_dict("records")}
         health = {r["variant"]: {"requests": float(r["requests"]), "errors": float(r["errors"])}
                   for r in self.repo.variant_health(self.name).to_dict("records")}
         weights = None if self._needs_history() or self.mode == Mode.SHADOW else self.weights
         agree = self.repo.shadow_agreement(self.name, self.control) if self.mode == Mode.SHADOW else None
         pre = None if pre_period is None else pd.Series(pre_period, dtype=float)
-        rep = analyze(self.name, str(self.status), str(self.mode), units, list(self.variants), weights,
-                      self.metric, guardrails=self.guardrails, health=health, alpha=alpha,
-                      min_units=min_units, tau=tau, pre_period=pre, shadow_agreement=agree)
+        rep = analyze(self.name, str(self.status), str(self.mode), sums, list(self.variants), weights,
+                      metric, guardrails=self.guardrails, health=health, alpha=alpha,
+                      min_units=min_units, tau=tau, units=units, pre_period=pre,
+                      shadow_agreement=agree)
         if rep.decision == Decision.GUARDRAIL and enforce and self.status == Status.RUNNING:
             self.stop("guardrail: " + "; ".join(rep.breaches))
             rep = replace(rep, status=str(self.status))

@@ -92,27 +92,56 @@ class Report:
         return "```\n" + str(self) + "\n```"
 
 
-def _values(units: pd.DataFrame, variant: str, metric: Metric) -> np.ndarray:
-    v = units.loc[units["variant"] == variant, "value"].to_numpy(dtype=float, na_value=np.nan)
-    return np.nan_to_num(v, nan=0.0) if metric.kind == MetricKind.BINARY else v[~np.isnan(v)]
+@dataclass(frozen=True)
+class Summary:
+    """A variant's metric over its units: units exposed, units with a value, sum, sum of squares."""
+
+    units: int
+    n: int
+    total: float
+    total_sq: float
+
+    @property
+    def mean(self) -> float:
+        return self.total / self.n if self.n else float("nan")
+
+    @property
+    def var(self) -> float:
+        if self.n < 2:
+            return float("nan")
+        return max(0.0, (self.total_sq - self.n * self.mean**2) / (self.n - 1))
 
 
-def compare(control: np.ndarray, treatment: np.ndarray, metric: Metric, variant: str, *,
-            alpha: float, tau: float, pre: tuple[np.ndarray, np.ndarray] | None = None,
+def summarize(units: pd.DataFrame, variants: list[str], metric: Metric) -> dict[str, Summary]:
+    """Summaries from a per-unit frame (unit_id, variant, value)."""
+    out = {}
+    for v in variants:
+        x = units.loc[units["variant"] == v, "value"].to_numpy(dtype=float, na_value=np.nan)
+        n_units = len(x)
+        x = np.nan_to_num(x, nan=0.0) if metric.kind == MetricKind.BINARY else x[~np.isnan(x)]
+        out[v] = Summary(n_units, len(x), float(x.sum()), float((x * x).sum()))
+    return out
+
+
+def _unit_values(units: pd.DataFrame, variant: str, metric: Metric) -> np.ndarray:
+    x = units.loc[units["variant"] == variant, "value"].to_numpy(dtype=float, na_value=np.nan)
+    return np.nan_to_num(x, nan=0.0) if metric.kind == MetricKind.BINARY else x[~np.isnan(x)]
+
+
+def compare(control: Summary, treatment: Summary, metric: Metric, variant: str, *,
+            alpha: float, tau: float, cuped: stats.CupedResult | None = None,
             seed: int = 0) -> Comparison:
-    """All the tests of one treatment against control on per-unit values."""
-    nc, nt = len(control), len(treatment)
-    mc, mt = float(control.mean()), float(treatment.mean())
-    vc, vt = float(control.var(ddof=1)), float(treatment.var(ddof=1))
+    """All the tests of one treatment against control on per-variant summaries."""
+    nc, nt = control.n, treatment.n
+    mc, mt, vc, vt = control.mean, treatment.mean, control.var, treatment.var
     if metric.kind == MetricKind.BINARY:
-        xc, xt = int(control.sum()), int(treatment.sum())
+        xc, xt = round(control.total), round(treatment.total)
         test = stats.two_proportion_ztest(xc, nc, xt, nt, alpha=alpha)
         bayes = stats.bayes_beta_binomial(xc, nc, xt, nt, alpha=alpha, seed=seed)
     else:
         test = stats.welch_from_stats(mc, vc, nc, mt, vt, nt, alpha=alpha)
         bayes = stats.bayes_normal(mc, vc, nc, mt, vt, nt, alpha=alpha)
     seq = stats.sequential_test(mc, vc, nc, mt, vt, nt, alpha=alpha, tau=tau)
-    cuped = stats.cuped_ttest(control, pre[0], treatment, pre[1], alpha=alpha) if pre else None
     return Comparison(variant, test, seq, bayes, cuped)
 
 
@@ -164,16 +193,25 @@ def decide(comparisons: list[Comparison], metric: Metric, control: str, alpha: f
         + f"), always-valid p={best.sequential.p_value:.3g}, P(better)={best.bayes.probability:.3f}"]
 
 
-def analyze(experiment: str, status: str, mode: str, units: pd.DataFrame, variants: list[str],
+def _cuped(units: pd.DataFrame, control: str, variant: str, metric: Metric, pre: pd.Series,
+           alpha: float) -> stats.CupedResult:
+    return stats.cuped_ttest(_unit_values(units, control, metric), _pre_values(units, control, pre),
+                             _unit_values(units, variant, metric), _pre_values(units, variant, pre),
+                             alpha=alpha)
+
+
+def analyze(experiment: str, status: str, mode: str, summaries: dict[str, Summary], variants: list[str],
             weights: dict[str, float] | None, metric: Metric, *, guardrails: list[Guardrail],
             health: dict[str, dict[str, float]], alpha: float = 0.05, min_units: int = 100,
-            tau: float = 0.1, pre_period: pd.Series | None = None,
+            tau: float = 0.1, units: pd.DataFrame | None = None, pre_period: pd.Series | None = None,
             shadow_agreement: float | None = None) -> Report:
-    """The report of one experiment from its per-unit frame (unit_id, variant, value)."""
+    """The report of one experiment from its per-variant summaries (``units``, the per-unit
+    frame, is needed only for CUPED with ``pre_period``)."""
     control = variants[0]
-    counts = {v: int((units["variant"] == v).sum()) for v in variants}
-    values = {v: _values(units, v, metric) for v in variants}
-    means = {v: float(x.mean()) for v, x in values.items() if len(x)}
+    empty = Summary(0, 0, 0.0, 0.0)
+    sums = {v: summaries.get(v, empty) for v in variants}
+    counts = {v: sums[v].units for v in variants}
+    means = {v: s.mean for v, s in sums.items() if s.n}
     breaches = guardrail_breaches(guardrails, health, means, counts)
     common: dict[str, Any] = dict(experiment=experiment, status=status, mode=mode, units=counts,
                                   breaches=tuple(breaches), health=health,
@@ -189,19 +227,19 @@ def analyze(experiment: str, status: str, mode: str, units: pd.DataFrame, varian
         return Report(decision=Decision.SHADOW, winner=None, srm=None, reasons=(
             f"every request was answered by {control}; the other variants agreed on {agree} of them",
             "outcomes measure control only: run an A/B test to compare outcomes"), **common)
-    small = [v for v in variants if len(values[v]) < min_units]
+    small = [v for v in variants if sums[v].n < min_units]
     if small:
         return Report(decision=Decision.NOT_ENOUGH_DATA, winner=None, srm=srm, reasons=tuple(
-            f"{v} has {len(values[v])} units with a metric value; at least {min_units} needed"
+            f"{v} has {sums[v].n} units with a metric value; at least {min_units} needed"
             for v in small), **common)
     if srm is not None and srm.mismatch:
         return Report(decision=Decision.SRM, winner=None, srm=srm, reasons=(
             f"units {srm.observed} do not match the weights (expected "
             f"{tuple(round(e) for e in srm.expected)}, p={srm.p_value:.2g}): assignment or logging "
             "is broken; fix it before reading any result",), **common)
-    comps = [compare(values[control], values[v], metric, v, alpha=alpha, tau=tau,
-                     pre=None if pre_period is None else (_pre_values(units, control, pre_period),
-                                                          _pre_values(units, v, pre_period)))
+    comps = [compare(sums[control], sums[v], metric, v, alpha=alpha, tau=tau,
+                     cuped=None if pre_period is None or units is None
+                     else _cuped(units, control, v, metric, pre_period, alpha))
              for v in variants[1:]]
     if len(comps) > 1:
         adj = stats.holm([c.test.p_value for c in comps], alpha=alpha).adjusted

@@ -107,22 +107,40 @@ class ExperimentRepository:
             "GROUP BY unit_id", [files])
         return dict(rows)
 
-    def unit_outcomes(self, experiment: str, agg: str) -> pd.DataFrame:
-        """One row per exposed unit: its first variant and its aggregated outcome (or NULL)."""
+    def _units_sql(self, experiment: str, agg: str) -> tuple[str, dict[str, Any]] | None:
+        """CTE ``u``: one row per exposed unit, its first variant and aggregated outcome (or NULL)."""
         exposures = self.files(experiment, FileKind.EXPOSURES)
         if not exposures:
-            return pd.DataFrame({"unit_id": [], "variant": [], "value": []})
+            return None
         outcomes = self.files(experiment, FileKind.OUTCOMES)
         fn = {"max": "max", "sum": "sum", "mean": "avg"}[agg]
         o_sql = (f"SELECT unit_id, {fn}(value) AS value FROM read_parquet($o) GROUP BY unit_id"
                  if outcomes else "SELECT NULL::VARCHAR AS unit_id, NULL::DOUBLE AS value LIMIT 0")
         sql = ("WITH e AS (SELECT unit_id, arg_min(variant, ts) AS variant FROM read_parquet($e) "
-               f"WHERE NOT shadow GROUP BY unit_id), o AS ({o_sql}) "
-               "SELECT e.unit_id, e.variant, o.value FROM e LEFT JOIN o USING (unit_id)")
+               f"WHERE NOT shadow GROUP BY unit_id), o AS ({o_sql}), "
+               "u AS (SELECT e.unit_id, e.variant, o.value FROM e LEFT JOIN o USING (unit_id)) ")
         args: dict[str, Any] = {"e": exposures}
         if outcomes:
             args["o"] = outcomes
-        return self.catalog.query(sql, args)  # type: ignore[arg-type]
+        return sql, args
+
+    def unit_outcomes(self, experiment: str, agg: str) -> pd.DataFrame:
+        """One row per exposed unit: its first variant and its aggregated outcome (or NULL)."""
+        q = self._units_sql(experiment, agg)
+        if q is None:
+            return pd.DataFrame({"unit_id": [], "variant": [], "value": []})
+        return self.catalog.query(q[0] + "SELECT * FROM u", q[1])  # type: ignore[arg-type]
+
+    def variant_summary(self, experiment: str, agg: str, missing_as_zero: bool) -> pd.DataFrame:
+        """Per variant: exposed units, units with a value, sum and sum of squares of the values."""
+        q = self._units_sql(experiment, agg)
+        if q is None:
+            return pd.DataFrame({"variant": [], "units": [], "n": [], "total": [], "total_sq": []})
+        v = "coalesce(value, 0)" if missing_as_zero else "value"
+        return self.catalog.query(
+            q[0] + f"SELECT variant, count(*) AS units, count({v}) AS n, "
+            f"coalesce(sum({v}), 0) AS total, coalesce(sum({v} * {v}), 0) AS total_sq "
+            "FROM u GROUP BY variant", q[1])  # type: ignore[arg-type]
 
     def variant_health(self, experiment: str) -> pd.DataFrame:
         """Per variant (served and shadow): predictions, errors, units."""
