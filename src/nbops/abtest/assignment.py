@@ -18,6 +18,7 @@ from collections.abc import Iterable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import xxhash
 
 from nbops.errors import NbopsError
@@ -38,7 +39,8 @@ def unit_keys(unit_ids: Iterable[object] | np.ndarray | pd.Series) -> list[str]:
     arr = unit_ids.to_numpy() if isinstance(unit_ids, pd.Series) else unit_ids
     if isinstance(arr, np.ndarray):
         if arr.dtype.kind in "iu":
-            return list(map(str, arr.tolist()))
+            # Arrow's integer-to-text cast is about twice as fast as str() per element.
+            return pa.array(arr).cast(pa.string()).to_pylist()
         if arr.dtype.kind == "f":
             raise AssignmentError("unit ids must be integers or strings, not floats",
                                   hint="cast them with .astype('int64') or .astype(str)")
