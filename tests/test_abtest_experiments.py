@@ -77,6 +77,10 @@ def test_true_lift_is_found_with_interval_srm_and_p_better(ws: Workspace) -> Non
     assert c.bayes.probability > 0.99
     assert rep.srm is not None and not rep.srm.mismatch
     assert "treatment wins" in str(rep)
+    # A server's request is a batch of one, routed to a single variant.
+    for uid in (int(out.index[out["variant"] == "treatment"][0]), int(out.index[out["variant"] == "control"][0])):
+        one = exp.predict([uid], _features(1, seed=uid))
+        assert len(one) == 1 and one["variant"].iloc[0] == out.loc[uid, "variant"]
 
 
 def test_not_enough_data_and_srm_are_reported(ws: Workspace) -> None:

@@ -42,7 +42,7 @@ _LAZY = {
 }
 
 
-_SUBPACKAGES = {"registry", "governance", "pipelines"}
+_SUBPACKAGES = {"registry", "governance", "pipelines", "abtest"}
 _ALIASES = {"ab": "nbops.abtest"}
 
 

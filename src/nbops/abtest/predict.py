@@ -28,6 +28,8 @@ def _rows(X: Any, mask: np.ndarray) -> Any:
 
 
 def _predict(exp: Experiment, variant: str, X: Any, mask: np.ndarray) -> tuple[np.ndarray | None, str | None]:
+    if not mask.any():  # a request routed entirely elsewhere: nothing to ask this model
+        return np.empty(0, dtype=object), None
     try:
         return np.asarray(exp.model(variant).predict(_rows(X, mask))), None
     except Exception as exc:  # a variant's failure is data for its guardrail, not a crash

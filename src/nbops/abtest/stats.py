@@ -22,8 +22,11 @@ GrowthBook uses (their tuning constant plays the role of ``tau``). The tuning pa
 ``tau`` in units of the metric's standard deviation (default 0.1 = "effects around a tenth of
 a standard deviation"): smaller ``tau`` is more sensitive to small effects late, larger to
 big effects early. Peeking any number of times keeps the false-positive rate at most
-``alpha``; report the running minimum of the p-values over looks (done by the experiment
-report, which keeps no state: each look's own p-value is already valid at every look).
+``alpha``: the event "some look had 1/LR <= alpha" has probability <= alpha (Ville's
+inequality), so stopping at the first look with ``p_value < alpha`` is safe. The strict
+always-valid p-value is the running minimum over looks and the strict confidence sequence
+the running intersection; the experiment report keeps no state and shows the current
+look's values, which lead to the same stop/continue decisions.
 """
 
 from __future__ import annotations
