@@ -64,7 +64,7 @@ def _simulate(exp: nbops.abtest.Experiment, n: int, p: dict[str, float], seed: i
 
 
 def test_true_lift_is_found_with_interval_srm_and_p_better(ws: Workspace) -> None:
-    exp = nbops.ab.create("churn-ab", VARIANTS, unit="user_id", metric="converted", ws=ws)
+    exp = nbops.ab.create("churn-ab", VARIANTS, unit="user_id", metric="converted", salt="s1", ws=ws)
     assert exp.report().decision == Decision.NOT_ENOUGH_DATA
     exp.start()
     out = _simulate(exp, 6000, {"control": 0.10, "treatment": 0.15})
@@ -137,7 +137,7 @@ def test_guardrail_breach_stops_the_experiment_and_is_audited(ws: Workspace) -> 
 
 
 def test_shadow_answers_with_control_and_logs_both(ws: Workspace) -> None:
-    exp = nbops.ab.create("shadow", VARIANTS, mode="shadow", ws=ws).start()
+    exp = nbops.ab.create("shadow", VARIANTS, mode="shadow", salt="s3", ws=ws).start()
     X = _features(500)
     out = exp.predict(np.arange(500), X)
     assert (out["variant"] == "control").all()
@@ -220,7 +220,7 @@ def test_continuous_metric_with_cuped_matches_welch_on_the_same_units(ws: Worksp
     from scipy import stats as st
 
     exp = nbops.ab.create("revenue", VARIANTS, metric={"name": "revenue", "kind": "continuous"},
-                          ws=ws).start()
+                          salt="s2", ws=ws).start()
     n = 3000
     rng = np.random.default_rng(5)
     users = np.arange(n)

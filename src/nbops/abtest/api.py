@@ -57,8 +57,8 @@ def _check(name: str, variants: Mapping[str, str], mode: Mode, ramp: Any) -> Non
 def create(name: str, variants: Mapping[str, str], weights: Mapping[str, float] | Sequence[float] | None = None,
            *, unit: str = "unit_id", metric: str | Mapping[str, Any] | Metric | None = None,
            guardrails: Sequence[str | Mapping[str, Any] | Guardrail] = (), mode: str = "ab",
-           ramp: Sequence[Sequence[Any]] | None = None, ws: Workspace | None = None,
-           actor: str | None = None) -> Experiment:
+           ramp: Sequence[Sequence[Any]] | None = None, salt: str | None = None,
+           ws: Workspace | None = None, actor: str | None = None) -> Experiment:
     """Define an experiment (status draft). The first variant is the control.
 
     ``variants`` maps variant names to registry refs; ``weights`` default to equal;
@@ -66,6 +66,7 @@ def create(name: str, variants: Mapping[str, str], weights: Mapping[str, float] 
     ``guardrails`` e.g. ``[{"error_rate": 0.02}, {"metric_floor": 0.05}]``; ``mode`` is
     ``ab``, ``shadow`` (every request answered by control, all variants predict) or
     ``canary`` (two variants, treatment weight follows ``ramp`` after the start).
+    ``salt`` (default: random) seeds the assignment hash; give one to reproduce a split.
     """
     from nbops.governance.context import authorize_and_audit
     from nbops.governance.identity import Action
@@ -81,7 +82,7 @@ def create(name: str, variants: Mapping[str, str], weights: Mapping[str, float] 
     opened, owns = _open(ws)
     who, now = actor or current_user(), _now()
     repo = ExperimentRepository(opened.catalog)
-    row = ExperimentRow(name, 1, str(ExperimentStatus.DRAFT), str(m), secrets.token_hex(8), unit,
+    row = ExperimentRow(name, 1, str(ExperimentStatus.DRAFT), str(m), salt or secrets.token_hex(8), unit,
                         json.dumps(dict(variants)), json.dumps(w), metric_json(met),
                         guardrails_json(guards), json.dumps(steps) if steps else None, None, None,
                         None, who, now, who, now)

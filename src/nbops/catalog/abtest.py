@@ -85,14 +85,17 @@ class ExperimentRepository:
         stamp = datetime.now(UTC)
         name = f"{stamp:%Y%m%dT%H%M%S%f}-{secrets.token_hex(4)}.parquet"
         path = f"{base}/abtest/{experiment}/{kind}/{name}"
-        local = not path.startswith("s3://")
-        target = path + ".tmp" if local else path
-        if local:
+        if path.startswith("s3://"):  # through DuckDB's httpfs and the catalog's S3 secret
+            self.catalog.query(f"COPY (SELECT * FROM _nbops_batch) TO '{_quote(path)}' "
+                               "(FORMAT parquet, COMPRESSION zstd)", frames={"_nbops_batch": frame})
+        else:  # pyarrow writes a batch ~3x faster than DuckDB's COPY; rename makes it atomic
+            import pyarrow as pa
+            import pyarrow.parquet as pq
+
+            table = frame if isinstance(frame, pa.Table) else pa.Table.from_pandas(frame, preserve_index=False)
             os.makedirs(os.path.dirname(path), exist_ok=True)
-        self.catalog.query(f"COPY (SELECT * FROM _nbops_batch) TO '{_quote(target)}' "
-                           "(FORMAT parquet, COMPRESSION zstd)", frames={"_nbops_batch": frame})
-        if local:
-            os.replace(target, path)
+            pq.write_table(table, path + ".tmp", compression="zstd")
+            os.replace(path + ".tmp", path)
         row = FileRow(experiment, str(kind), path, len(frame), stamp, user)
         self.catalog.transaction(lambda con: self.catalog.insert(con, "experiment_files", [row]))
         return path
