@@ -153,12 +153,13 @@ def _pre_values(units: pd.DataFrame, variant: str, pre_period: pd.Series) -> np.
 
 
 def guardrail_breaches(guardrails: list[Guardrail], health: dict[str, dict[str, float]],
-                       means: dict[str, float], units: dict[str, int]) -> list[str]:
-    """The guardrails a variant breaks, as sentences (judged once it has ``min_units`` units)."""
+                       means: dict[str, float], units: dict[str, int], control: str) -> list[str]:
+    """The guardrails a non-control variant breaks, as sentences (judged once it has
+    ``min_units`` units); control is what the experiment falls back to, so it is not judged."""
     out = []
     for g in guardrails:
         for variant, n in units.items():
-            if n < g.min_units:
+            if variant == control or n < g.min_units:
                 continue
             if g.kind == GuardrailKind.ERROR_RATE:
                 h = health.get(variant, {})
@@ -212,7 +213,7 @@ def analyze(experiment: str, status: str, mode: str, summaries: dict[str, Summar
     sums = {v: summaries.get(v, empty) for v in variants}
     counts = {v: sums[v].units for v in variants}
     means = {v: s.mean for v, s in sums.items() if s.n}
-    breaches = guardrail_breaches(guardrails, health, means, counts)
+    breaches = guardrail_breaches(guardrails, health, means, counts, control)
     common: dict[str, Any] = dict(experiment=experiment, status=status, mode=mode, units=counts,
                                   breaches=tuple(breaches), health=health,
                                   shadow_agreement=shadow_agreement)
@@ -247,6 +248,7 @@ def analyze(experiment: str, status: str, mode: str, summaries: dict[str, Summar
                  for c, a in zip(comps, adj, strict=True)]
     decision, winner, reasons = decide(comps, metric, control, alpha)
     if srm is None:
-        reasons.append("SRM not checked: the weights changed during the experiment")
+        reasons.append("SRM not checked: the weights changed during the experiment "
+                       "(or a variant has weight 0)")
     return Report(decision=decision, winner=winner, srm=srm, reasons=tuple(reasons),
                   comparisons=tuple(comps), **common)
