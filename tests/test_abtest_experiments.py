@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 
 import numpy as np
@@ -158,6 +159,15 @@ def test_canary_ramps_weights_and_keeps_early_units(ws: Workspace) -> None:
     assert exp.current_weights(t0 + timedelta(hours=2))["treatment"] == pytest.approx(0.5)
     with pytest.raises(ExperimentError, match="canary"):
         nbops.ab.create("bad-canary", VARIANTS, mode="canary", ws=ws)
+    # A live ramp: units exposed at 10% keep their variant when the ramp reaches 50%.
+    live = nbops.ab.create("canary-live", VARIANTS, mode="canary", ramp=[(0, 0.1), ("1s", 0.5)], salt="s4",
+                           ws=ws).start()
+    early = live.assign(np.arange(3000))
+    assert 0.07 < (early == "treatment").mean() < 0.13
+    time.sleep(1.2)
+    later = nbops.ab.get("canary-live", ws=ws)  # a fresh object: the history comes from the log
+    assert (later.assign(np.arange(3000), record=False) == early).all()
+    assert 0.45 < (later.assign(np.arange(5000, 8000), record=False) == "treatment").mean() < 0.55
 
 
 def test_running_experiment_blocks_deleting_its_version_until_stopped(ws: Workspace) -> None:
