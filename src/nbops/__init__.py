@@ -42,9 +42,10 @@ _LAZY = {
 }
 
 
-_SUBPACKAGES = {"registry", "governance", "pipelines", "monitor"}
-# `from nbops import show`: dashboards; plotly and ipywidgets load only when one is built.
-_MODULES = {"show": "nbops.widgets.show"}
+_SUBPACKAGES = {"registry", "governance", "pipelines", "monitor", "abtest"}
+# `from nbops import show`: dashboards (plotly and ipywidgets load only when one is built);
+# `nbops.ab`: A/B experiments.
+_MODULES = {"show": "nbops.widgets.show", "ab": "nbops.abtest"}
 
 
 def __getattr__(name: str) -> Any:

@@ -56,6 +56,10 @@ class Action(StrEnum):
     CHANGE_SCHEDULE = "change_schedule"
     MANAGE_ALERTS = "manage_alerts"
     ACK_ALERT = "ack_alert"
+    CHANGE_EXPERIMENT = "change_experiment"
+    START_EXPERIMENT = "start_experiment"
+    STOP_EXPERIMENT = "stop_experiment"
+    CONCLUDE_EXPERIMENT = "conclude_experiment"
 
 
 # Actions whose role comes from the alias's policy are resolved in ``required_role``.
@@ -71,6 +75,11 @@ _REQUIRED: dict[Action, Role] = {
     Action.CHANGE_SCHEDULE: Role.CONTRIBUTOR,
     Action.MANAGE_ALERTS: Role.CONTRIBUTOR,
     Action.ACK_ALERT: Role.CONTRIBUTOR,
+    # Creating or reweighting a draft changes nothing users see; starting routes traffic.
+    Action.CHANGE_EXPERIMENT: Role.CONTRIBUTOR,
+    Action.START_EXPERIMENT: Role.DEPLOYER,
+    Action.STOP_EXPERIMENT: Role.CONTRIBUTOR,  # stopping is always the safe direction
+    Action.CONCLUDE_EXPERIMENT: Role.DEPLOYER,
 }
 
 

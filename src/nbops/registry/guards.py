@@ -21,11 +21,13 @@ def holds_alias(con: duckdb.DuckDBPyConnection, models: ModelRepository, name: s
 
 def serves_experiment(con: duckdb.DuckDBPyConnection, models: ModelRepository, name: str,
                       version: int) -> str | None:
-    """Hook for A/B tests: a version in a running experiment must not go away.
+    """A version pinned by a running A/B experiment must not go away."""
+    from nbops.catalog.abtest import ExperimentRepository
 
-    Experiments do not exist in the catalog yet; the A/B testing capability
-    replaces this check (or passes its own guard to ``Registry(guards=...)``).
-    """
+    running = ExperimentRepository(models.catalog).serving(con, name, version)
+    if running:
+        return (f"it serves the running experiment(s) {', '.join(running)}: "
+                "stop them first (`nbops ab stop NAME`)")
     return None
 
 
