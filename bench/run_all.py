@@ -6,16 +6,23 @@
 
 A module exposes ``SECTION`` (its heading), optionally ``INTRO`` (markdown under it),
 ``ANCHOR`` (the compared tool's column heading) and ``ABOUT`` (a dict filled while running,
-e.g. the anchor's versions), and ``run(quick: bool) -> list[Result]``. Each module owns
-the part of docs/benchmarks.md between its ``<!-- bench:NAME:start/end -->`` markers;
-nothing else in the file is touched. Raw results also go to bench/results/NAME.json.
+e.g. the anchor's versions), and ``run(quick: bool) -> list[Result]`` (bench/common.py).
+Each such module owns the part of docs/benchmarks.md between its
+``<!-- bench:NAME:start/end -->`` markers; nothing else in the file is touched. A module
+whose ``run`` returns plain dicts instead is run and printed, and its prose section in the
+docs is left to its author. Raw results go to bench/results/NAME.json.
+
+Modules comparing with MLflow in a subprocess find its interpreter in ``NBOPS_MLFLOW_PYTHON``,
+set here to bench/.venv-mlflow (created on first use) unless mlflow is importable.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import importlib.util
 import json
+import os
 import re
 import sys
 import time
@@ -23,6 +30,7 @@ import traceback
 from datetime import UTC, datetime
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -90,6 +98,33 @@ def _rounds(results: list[Result]) -> str:
     return str(counts[0]) if len(counts) == 1 else f"{counts[0]}–{counts[-1]}"
 
 
+def plain_table(rows: list[dict[str, Any]]) -> str:
+    """A markdown table of the dict rows a module returned (their keys as columns)."""
+    keys: list[str] = []
+    for r in rows:
+        keys += [k for k in r if k not in keys]
+    lines = ["| " + " | ".join(keys) + " |", "|" + "---|" * len(keys)]
+    for r in rows:
+        lines.append("| " + " | ".join(_plain(r.get(k, "")) for k in keys) + " |")
+    return "\n".join(lines)
+
+
+def _plain(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    if isinstance(value, list):
+        return f"{len(value)} values"
+    return str(value).replace("|", "\\|")
+
+
+def _mlflow_for_subprocesses() -> None:
+    if os.environ.get("NBOPS_MLFLOW_PYTHON") or importlib.util.find_spec("mlflow") is not None:
+        return
+    from anchor import MLFLOW_VENV, ensure_venv, mlflow_requirements
+
+    os.environ["NBOPS_MLFLOW_PYTHON"] = str(ensure_venv(MLFLOW_VENV, mlflow_requirements()))
+
+
 def section(name: str, module: ModuleType, results: list[Result], seconds: float, quick: bool) -> str:
     m = machine_info()
     v = versions("nbops", "duckdb", "pandas", "pyarrow", "numpy", "scikit-learn", "skops")
@@ -128,10 +163,10 @@ def write_section(name: str, text: str) -> None:
     DOCS.write_text(doc)
 
 
-def save_json(name: str, results: list[Result], quick: bool) -> None:
+def save_json(name: str, results: list[Any], quick: bool) -> None:
     RESULTS.mkdir(parents=True, exist_ok=True)
     out = {"quick": quick, "when": datetime.now(UTC).isoformat(), "machine": machine_info(),
-           "results": [r.to_json() for r in results]}
+           "results": [r.to_json() if isinstance(r, Result) else r for r in results]}
     (RESULTS / f"{name}{'-quick' if quick else ''}.json").write_text(
         json.dumps(out, indent=2, default=lambda o: o.item() if hasattr(o, "item") else str(o)))
 
@@ -145,7 +180,9 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     failed: list[str] = []
     missed: list[str] = []
-    for name, module in discover(args.only):
+    modules = discover(args.only)
+    _mlflow_for_subprocesses()
+    for name, module in modules:
         print(f"== {module.SECTION} (bench_{name}.py){' --quick' if args.quick else ''}", flush=True)
         t0 = time.perf_counter()
         try:
@@ -154,9 +191,13 @@ def main(argv: list[str] | None = None) -> int:
             traceback.print_exc()
             failed.append(name)
             continue
+        save_json(name, results, args.quick)
+        if not all(isinstance(r, Result) for r in results):
+            print(plain_table(results), flush=True)
+            print(f"(bench_{name}.py returns plain rows: its docs section is kept as written)")
+            continue
         text = section(name, module, results, time.perf_counter() - t0, args.quick)
         print(table(results, getattr(module, "ANCHOR", "Anchor")), flush=True)
-        save_json(name, results, args.quick)
         if not (args.quick or args.no_docs):
             write_section(name, text)
             print(f"wrote the {module.SECTION} section of {DOCS.relative_to(ROOT)}")

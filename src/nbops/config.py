@@ -76,9 +76,14 @@ class Settings:
 
 
 def find_workspace(start: Path | None = None) -> Path | None:
-    """Return the ``.nbops`` directory for ``start`` (NBOPS_HOME first, then walking up)."""
+    """Return the ``.nbops`` directory for ``start``, walking up from it.
+
+    Without ``start``, ``NBOPS_HOME`` names the workspace; otherwise the walk starts
+    at the current directory. An explicit ``start`` wins over ``NBOPS_HOME``, as
+    it does in :func:`init_workspace`.
+    """
     env_home = os.environ.get("NBOPS_HOME")
-    if env_home:
+    if env_home and start is None:
         p = Path(env_home).expanduser()
         return p if p.name == WORKSPACE_DIR else p / WORKSPACE_DIR
     here = (start or Path.cwd()).resolve()
@@ -149,7 +154,7 @@ def load_settings(home: Path) -> Settings:
             region=os.environ.get("AWS_DEFAULT_REGION") or s3.get("region", "us-east-1"),
             key_id=os.environ.get("AWS_ACCESS_KEY_ID") or s3.get("key_id"),
             secret=os.environ.get("AWS_SECRET_ACCESS_KEY") or s3.get("secret"),
-            use_ssl=bool(s3.get("use_ssl", True)),
+            use_ssl=_bool(s3, "use_ssl", True, cfg_path),
             url_style=str(s3.get("url_style", "vhost")),
         ),
     )
@@ -166,6 +171,13 @@ def _str(table: dict, key: str, default: str, path: Path) -> str:
     value = table.get(key, default)
     if not isinstance(value, str) or not value:
         raise ConfigError(f"{path}: {key} must be a non-empty string, got {value!r}")
+    return value
+
+
+def _bool(table: dict, key: str, default: bool, path: Path) -> bool:
+    value = table.get(key, default)
+    if not isinstance(value, bool):  # "false" as a string would otherwise mean True
+        raise ConfigError(f"{path}: {key} must be true or false (unquoted), got {value!r}")
     return value
 
 

@@ -85,10 +85,59 @@ def main(directory: str = "demo-workspace") -> int:
     print(f"\nbest: run {best['run_id']} ({best['name']}), roc_auc {best['metric.roc_auc']:.4f}; "
           f"reloaded from the store, accuracy {reloaded_acc:.4f} "
           f"(recorded {best['metric.accuracy']:.4f})")
+    governed = _register_and_promote(ws, best["run_id"])
+    retrained = _retrain(ws)
+    from nbops import governance
+
+    verdict = governance.verify_audit(ws=ws)
+    print(f"\n{verdict}")
     print(f"done in {time.perf_counter() - t0:.1f} s. Explore with:  cd {directory} && "
-          f"../.venv/bin/nbops runs  |  nbops show {best['run_id']}  |  nbops sql \"SELECT * FROM v_artifacts\"")
+          f"../.venv/bin/nbops runs  |  nbops models  |  nbops audit log  |  nbops pipeline runs")
     ws.close()
-    return 0 if abs(reloaded_acc - best["metric.accuracy"]) < 1e-12 else 1
+    ok = abs(reloaded_acc - best["metric.accuracy"]) < 1e-12 and governed and retrained and verdict.ok
+    return 0 if ok else 1
+
+
+def _register_and_promote(ws: object, run_id: str) -> bool:
+    """Register the best model and promote it under a policy that needs one reviewer's approval."""
+    from nbops import governance, registry
+    from nbops.governance.errors import PolicyViolation
+
+    me = ws.settings.user  # type: ignore[attr-defined]
+    print("\nregistry and governance:")
+    mv = registry.register(f"{run_id}/classifier", "cancer", ws=ws,
+                           description="breast cancer classifier from the demo")
+    print(f"  registered cancer v{mv.version} from run {run_id}")
+    governance.grant(me, "admin", ws=ws)
+    governance.grant("reviewer-rita", "reviewer", ws=ws)
+    governance.set_policy("cancer", "production", {"required_approvals": 1}, ws=ws)
+    try:
+        registry.promote("cancer", mv.version, "production", ws=ws)
+    except PolicyViolation as refused:
+        print(f"  promote without approval refused: {refused.message}")
+    request = governance.request_promotion("cancer", mv.version, "production", "best ROC AUC", ws=ws)
+    governance.approve(request, "metrics look right", ws=ws, actor="reviewer-rita")
+    promoted = registry.promote("cancer", mv.version, "production", "approved", ws=ws)
+    print(f"  approved by reviewer-rita, cancer@production -> v{promoted.version}")
+    return registry.resolve("cancer@production", ws=ws).version == mv.version
+
+
+def _retrain(ws: object) -> bool:
+    """Run the parameterized retraining notebook as a recorded pipeline run."""
+    from nbops import pipelines
+
+    notebook = Path(__file__).resolve().parents[2] / "example_notebooks" / "03_retraining_pipeline.ipynb"
+    if not notebook.is_file():
+        print("\n(retraining notebook not found; skipping the pipeline step)")
+        return True
+    print("\nretraining pipeline (papermill, parameters injected):")
+    result = pipelines.run(notebook, {"n_estimators": 120, "model_name": "cancer-rf"}, ws=ws,
+                           cwd=ws.settings.home.parent)  # type: ignore[attr-defined]
+    runs = ws.runs().query("pipeline_run_id == @result.id")  # type: ignore[attr-defined]
+    for _, r in runs.iterrows():
+        print(f"  tracked run {r['run_id']} inside pipeline run {result.id}: "
+              f"accuracy {r['metric.accuracy']:.4f}, auc {r['metric.auc']:.4f}")
+    return bool(result.ok) and len(runs) == 1
 
 
 if __name__ == "__main__":

@@ -13,7 +13,7 @@ from nbops.catalog.artifacts import ArtifactRepository
 from nbops.catalog.core import Catalog
 from nbops.catalog.runs import RunRepository
 from nbops.config import Settings, find_workspace, init_workspace, load_settings
-from nbops.errors import NbopsError, NotFound, WorkspaceNotFound
+from nbops.errors import CatalogError, NbopsError, NotFound, WorkspaceNotFound
 from nbops.store import ObjectStore, open_store
 from nbops.store.serializers import deserialize
 from nbops.tracking.names import parse_ref
@@ -27,7 +27,7 @@ class Workspace:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.catalog = Catalog(settings)
+        self.catalog = Catalog.shared(settings)
         self.store: ObjectStore = open_store(settings)
         self.runs_repo = RunRepository(self.catalog)
         self.artifacts = ArtifactRepository(self.catalog)
@@ -55,11 +55,17 @@ class Workspace:
 
     # -- objects seen by this process (fingerprint -> stored object) ---------
     def known_object(self, fp: str) -> tuple[str, str, int] | None:
+        """The stored object holding content ``fp``, if the catalog has one and the store too.
+
+        A catalog hit whose object has gone from the store counts as unknown, so logging
+        the value again stores it again (how a user repairs what `nbops doctor` reports).
+        """
         hit = self._objects.get(fp)
         if hit is None:
             hit = self.artifacts.object_for_fingerprint(fp)
-            if hit is not None:
-                self._objects[fp] = hit
+            if hit is None or not self.store.exists(hit[0]):
+                return None
+            self._objects[fp] = hit
         return hit
 
     def remember_object(self, fp: str, key: str, fmt: str, size: int) -> None:
@@ -89,8 +95,8 @@ class Workspace:
             sort="started_at" if by_value else sort, descending=not ascending,
             limit=limit if limited else None, notebook=notebook, only_listed=limited)
         if filter:
-            frame = frame.query(_pandas_filter(filter), engine="python")
-        if by_value:
+            frame = _apply_filter(frame, filter)
+        if by_value and not frame.empty:
             col = _column_name(sort_key[0], sort_key[1])
             if col not in frame.columns:
                 raise NbopsError(f"cannot sort by {sort!r}: no such column", hint="see the columns of ws.runs()")
@@ -104,11 +110,17 @@ class Workspace:
 
     # -- artifacts ----------------------------------------------------------
     def artifact(self, ref: str) -> dict[str, Any]:
-        """The catalog row of the artifact ``ref`` names (``name``, ``name@vN``, ``RUN/name``)."""
+        """The catalog row of the artifact ``ref`` names (``name``, ``name@vN``, ``RUN/name``,
+        or ``name@alias``: the registered version the alias holds)."""
         r = parse_ref(ref)
         if r.alias is not None:
-            raise NotFound(f"no alias {r.alias!r} for {r.name!r}",
-                           hint="use NAME, NAME@vN or NAME@latest")
+            from nbops.registry.refs import alias_artifact
+
+            row = None if r.run_id else alias_artifact(self.catalog, r.name, r.alias)
+            if row is None:
+                raise NotFound(f"no alias {r.alias!r} for {r.name!r}",
+                               hint="use NAME, NAME@vN, NAME@latest or a registry alias (`nbops models`)")
+            return row
         run_id = self.runs_repo.resolve_id(r.run_id) if r.run_id else None
         return self.artifacts.find(r.name, version=r.version, run_id=run_id)
 
@@ -119,7 +131,14 @@ class Workspace:
 
     def sql(self, query: str, params: list[Any] | None = None) -> pd.DataFrame:
         """Run SQL over the catalog's tables and views (see docs/catalog.md)."""
-        return self.catalog.query(query, params)
+        import duckdb
+
+        try:
+            return self.catalog.query(query, params)
+        except duckdb.Error as exc:
+            raise CatalogError(f"the query failed: {exc}",
+                               hint="tables: runs, params, metrics, artifacts, lineage; "
+                                    "views: v_runs, v_artifacts, v_metrics_latest") from exc
 
 
 def _column_name(prefix: str, name: str) -> str:
@@ -128,6 +147,19 @@ def _column_name(prefix: str, name: str) -> str:
     if prefix.startswith("param"):
         return f"param.{name}"
     return name
+
+
+def _apply_filter(frame: pd.DataFrame, expr: str) -> pd.DataFrame:
+    """Rows of ``frame`` matching ``expr``; a param or metric no run has matches nothing."""
+    query = _pandas_filter(expr)
+    absent = [c for c in re.findall(r"`([^`]+)`", query) if c not in frame.columns]
+    frame = frame.assign(**{c: float("nan") for c in absent})
+    try:
+        matched = frame.query(query, engine="python")
+    except Exception as exc:  # pandas raises SyntaxError, NameError, TypeError, ... here
+        raise NbopsError(f"invalid filter {expr!r}: {exc}",
+                         hint="e.g. \"metric.acc > 0.9 and param.model = 'rf'\" (quote text values)") from exc
+    return matched.drop(columns=absent)
 
 
 def _pandas_filter(expr: str) -> str:

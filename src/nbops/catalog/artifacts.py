@@ -21,7 +21,8 @@ class ArtifactRepository:
     def find(self, name: str, *, version: int | None = None, run_id: str | None = None,
              kind: str | None = None) -> dict[str, Any]:
         """The artifact named ``name``: a given version, the one a run wrote, or the latest."""
-        clauses, args = ["name = ?", "object_key IS NOT NULL"], [name]
+        clauses = ["name = ?", "object_key IS NOT NULL"]
+        args: list[Any] = [name]
         if version is not None:
             clauses.append("version = ?")
             args.append(version)

@@ -10,20 +10,17 @@ import pandas as pd
 
 from nbops.catalog.core import Catalog
 from nbops.catalog.records import RunBatch
-from nbops.errors import NotFound
+from nbops.errors import NbopsError, NotFound
 
 _SORTABLE = {"started_at", "ended_at", "duration_ms", "name", "status", "run_id", "user_name"}
 
 
-def _first_of_each(rows: Sequence[Any], key: str, wanted: set[str]) -> list[Any]:
-    """The rows whose ``key`` is in ``wanted``, one per key (a batch may repeat a shared row)."""
-    out, seen = [], set()
-    for row in rows:
-        k = getattr(row, key)
-        if k in wanted and k not in seen:
-            seen.add(k)
-            out.append(row)
-    return out
+def _missing(con: duckdb.DuckDBPyConnection, table: str, column: str, keys: Sequence[str]) -> set[str]:
+    if not keys:
+        return set()
+    marks = ", ".join("?" * len(keys))
+    present = {r[0] for r in con.execute(f"SELECT {column} FROM {table} WHERE {column} IN ({marks})", list(keys)).fetchall()}
+    return set(keys) - present
 
 
 def _pivot(long: Any, prefix: str, runs: Any, n: int, only_listed: bool) -> dict[str, Any]:
@@ -75,32 +72,21 @@ def _column(rows: Any, at: Any, n: int) -> Any:
 class RunRepository:
     def __init__(self, catalog: Catalog) -> None:
         self.catalog = catalog
-        # Content-keyed rows (code, environments, objects) are never rewritten or removed, so
-        # once one is committed this process need not look for it again: a run then costs no
-        # reads at all when its code and environment are unchanged.
-        self._present: dict[str, set[str]] = {"code": set(), "environments": set(), "objects": set()}
-
-    def _missing(self, con: duckdb.DuckDBPyConnection, table: str, column: str,
-                 keys: Sequence[str]) -> set[str]:
-        unknown = list(dict.fromkeys(k for k in keys if k not in self._present[table]))
-        if not unknown:
-            return set()
-        marks = ", ".join("?" * len(unknown))
-        present = {r[0] for r in con.execute(
-            f"SELECT {column} FROM {table} WHERE {column} IN ({marks})", unknown).fetchall()}
-        return set(unknown) - present
+        self._present: set[tuple[str, str]] = set()  # (table, key) rows known to be committed
 
     def save(self, batch: RunBatch) -> None:
         """Write a run and all its rows in one commit (shared rows only once)."""
         cat = self.catalog
+        shared = [("code", "code_hash", batch.code, [c.code_hash for c in batch.code]),
+                  ("environments", "env_hash", batch.envs, [e.env_hash for e in batch.envs]),
+                  ("objects", "object_key", batch.objects, [o.object_key for o in batch.objects])]
 
         def write(con: duckdb.DuckDBPyConnection) -> None:
-            new_code = self._missing(con, "code", "code_hash", [c.code_hash for c in batch.code])
-            cat.insert(con, "code", _first_of_each(batch.code, "code_hash", new_code))
-            new_env = self._missing(con, "environments", "env_hash", [e.env_hash for e in batch.envs])
-            cat.insert(con, "environments", _first_of_each(batch.envs, "env_hash", new_env))
-            new_obj = self._missing(con, "objects", "object_key", [o.object_key for o in batch.objects])
-            cat.insert(con, "objects", _first_of_each(batch.objects, "object_key", new_obj))
+            for table, column, rows, keys in shared:
+                # Rows this process knows are committed need no lookup (saves a query per table).
+                unknown = [k for k in keys if (table, k) not in self._present]
+                new = _missing(con, table, column, unknown)
+                cat.insert(con, table, [r for r, k in zip(rows, keys, strict=True) if k in new])
             cat.insert(con, "runs", [batch.run])
             cat.insert(con, "params", batch.params)
             cat.insert(con, "metrics", batch.metrics)
@@ -108,9 +94,7 @@ class RunRepository:
             cat.insert(con, "lineage", batch.lineage)
 
         cat.transaction(write)
-        self._present["code"].update(c.code_hash for c in batch.code)
-        self._present["environments"].update(e.env_hash for e in batch.envs)
-        self._present["objects"].update(o.object_key for o in batch.objects)
+        self._present.update((table, k) for table, _, _, keys in shared for k in keys)
 
     def resolve_id(self, run_ref: str) -> str:
         """Full run id from an id or a unique prefix of one."""
@@ -129,7 +113,8 @@ class RunRepository:
     def _runs_select(self, limit: int | None, sort: str, descending: bool,
                      notebook: str | None) -> tuple[str, list[Any]]:
         if sort not in _SORTABLE:
-            raise ValueError(f"cannot sort by {sort!r}; choose one of {sorted(_SORTABLE)}")
+            raise NbopsError(f"cannot sort by {sort!r}",
+                             hint=f"choose one of {', '.join(sorted(_SORTABLE))}, metric.X or param.X")
         where, args = ("WHERE notebook = ?", [notebook]) if notebook else ("", [])
         order = f"ORDER BY {sort} {'DESC' if descending else 'ASC'}, run_id"
         lim = f"LIMIT {int(limit)}" if limit else ""
@@ -198,3 +183,45 @@ class RunRepository:
             "lineage": self.catalog.query("SELECT * FROM lineage WHERE run_id = ?", [run_id]),
             "environment": env.iloc[0].to_dict() if not env.empty else {},
         }
+
+    # -- tracking: versions, lineage, diff --------------------------------
+    def artifact_versions(self, run_id: str, kind: str | None = None) -> dict[str, int]:
+        """name -> version of the artifacts a run wrote."""
+        where, args = "run_id = ? AND role = 'output' AND version IS NOT NULL", [run_id]
+        if kind:
+            where += " AND kind = ?"
+            args.append(kind)
+        rows = self.catalog.fetchall(f"SELECT name, version FROM v_artifacts WHERE {where}", args)
+        return {str(r[0]): int(r[1]) for r in rows}
+
+    def model_versions(self, name: str) -> dict[str, int]:
+        """fingerprint -> version of the models stored under ``name``."""
+        rows = self.catalog.fetchall(
+            "SELECT DISTINCT fingerprint, version FROM v_artifacts WHERE name = ? AND kind = 'model' "
+            "AND version IS NOT NULL", [name])
+        return {str(r[0]): int(r[1]) for r in rows}
+
+    def lineage_edges(self, run_id: str) -> pd.DataFrame:
+        return self.catalog.query(
+            "SELECT src_kind, src_ref, dst_kind, dst_ref, relation FROM lineage WHERE run_id = ? "
+            "ORDER BY relation, src_ref", [run_id])
+
+    def writers_of(self, artifact_refs: Sequence[str]) -> dict[str, str]:
+        """'name:fingerprint' -> the run that first wrote it."""
+        if not artifact_refs:
+            return {}
+        marks = ", ".join("?" * len(artifact_refs))
+        rows = self.catalog.fetchall(
+            f"SELECT dst_ref, arg_min(run_id, created_at) FROM lineage WHERE dst_kind = 'artifact' "
+            f"AND relation = 'wrote' AND dst_ref IN ({marks}) GROUP BY dst_ref", list(artifact_refs))
+        return {str(r[0]): str(r[1]) for r in rows}
+
+    def run_heads(self, run_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """run_id -> name, cell_id, status, started_at, for a few runs."""
+        if not run_ids:
+            return {}
+        marks = ", ".join("?" * len(run_ids))
+        df = self.catalog.query(
+            f"SELECT run_id, name, cell_id, status, started_at, execution_count, notebook "
+            f"FROM runs WHERE run_id IN ({marks})", list(run_ids))
+        return {r["run_id"]: r for r in df.to_dict("records")}

@@ -61,6 +61,11 @@ def is_estimator(obj: Any) -> bool:
     )
 
 
+def is_safely_serializable(obj: Any) -> bool:
+    """Tables and scikit-learn estimators: what serialize() stores without a trust decision."""
+    return is_table(obj) or (is_estimator(obj) and type(obj).__module__.startswith("sklearn"))
+
+
 def is_fitted(obj: Any) -> bool:
     try:
         from sklearn.exceptions import NotFittedError

@@ -62,16 +62,26 @@ def _update_arrow_array(h: xxhash.xxh3_128, arr: Any) -> None:
     if arr.null_count == 0 and (pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_temporal(t)):
         h.update(_raw(arr.to_numpy(zero_copy_only=False)))
         return
-    if arr.null_count == 0 and arr.offset == 0 and (pa.types.is_string(t) or pa.types.is_large_string(t)):
-        width = np.int32 if pa.types.is_string(t) else np.int64
-        offsets = np.frombuffer(arr.buffers()[1], dtype=width)[: len(arr) + 1]
-        if len(offsets) and offsets[0] == 0:
-            h.update(_raw(offsets))
-            data = arr.buffers()[2]
-            if data is not None:
-                h.update(memoryview(data)[: int(offsets[-1])])
-            return
+    if arr.null_count == 0 and (pa.types.is_string(t) or pa.types.is_large_string(t)):
+        _update_arrow_strings(h, arr, np.int32 if pa.types.is_string(t) else np.int64)
+        return
     _update_ndarray(h, np.asarray(arr.to_pandas(), dtype=object))
+
+
+def _update_arrow_strings(h: xxhash.xxh3_128, arr: Any, width: type[np.integer]) -> None:
+    """Hash a string array's offsets (rebased to 0) and the bytes they span.
+
+    A slice shares its parent's buffers: its offsets start past 0 and its data
+    past the first byte. Rebasing makes a slice hash like a fresh copy.
+    """
+    buffers = arr.buffers()
+    if buffers[1] is None or len(arr) == 0:
+        return
+    offsets = np.frombuffer(buffers[1], dtype=width)[arr.offset: arr.offset + len(arr) + 1]
+    start, end = int(offsets[0]), int(offsets[-1])
+    h.update((offsets - start if start else offsets).view(np.uint8).data)
+    if buffers[2] is not None and end > start:
+        h.update(memoryview(buffers[2])[start:end])
 
 
 def _update_series(h: xxhash.xxh3_128, s: Any) -> None:
@@ -83,11 +93,16 @@ def _update_series(h: xxhash.xxh3_128, s: Any) -> None:
     if pa_array is not None:
         _update_arrow_array(h, pa_array)
     elif isinstance(arr, pd.Categorical):
+        h.update(b"ordered|" if arr.ordered else b"unordered|")
         _update_ndarray(h, arr.codes)
         _update_index(h, arr.categories)
     elif hasattr(arr, "_mask") and hasattr(arr, "_data"):
-        _update_ndarray(h, arr._data)
-        _update_ndarray(h, arr._mask)
+        data, mask = arr._data, arr._mask
+        if mask.any():  # values under the mask are leftovers, not content
+            data = data.copy()
+            data[mask] = 0
+        _update_ndarray(h, data)
+        _update_ndarray(h, mask)
     elif hasattr(arr, "_ndarray"):
         _update_ndarray(h, arr._ndarray)
     else:

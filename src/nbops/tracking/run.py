@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import os
+import re
 import secrets
 import sys
 import time
+import warnings
 from collections import defaultdict
 from datetime import UTC, datetime
 from pathlib import Path
@@ -39,6 +42,22 @@ if TYPE_CHECKING:
     from nbops.workspace import Workspace
 
 
+# Values up to this size are copied and serialized off the cell's path when deferral is asked.
+_DEFER_MAX_BYTES = 512 * 2**20
+
+
+def _frozen_copy(value: Any) -> Any:
+    """A copy that later changes to ``value`` cannot reach (None when it cannot be made)."""
+    try:
+        if hasattr(value, "copy") and type(value).__module__.split(".")[0] in ("pandas", "numpy"):
+            return value.copy()  # pandas: deep by default; numpy: a new buffer
+        if type(value).__module__.split(".")[0] == "pyarrow":
+            return value  # Arrow tables are immutable
+        return copy.deepcopy(value)
+    except Exception:
+        return None
+
+
 def new_run_id() -> str:
     return secrets.token_hex(6)
 
@@ -58,6 +77,12 @@ def _param_value(value: Any) -> tuple[str, str]:
         return json.dumps(value, sort_keys=True, default=str), "json"
     except (TypeError, ValueError):
         return repr(value), "repr"
+
+
+def _artifact_name_for(filename: str) -> str:
+    """A valid artifact name from a file name ("my report.html" -> "my_report.html")."""
+    cleaned = re.sub(r"[^A-Za-z0-9_.\-]+", "_", filename).strip("._-") or "file"
+    return cleaned.replace("..", ".")[:128]
 
 
 def code_hash(source: str) -> str:
@@ -94,6 +119,7 @@ class Run:
         self.objects: list[ObjectRow] = []
         self.lineage: list[LineageRow] = []
         self.skipped: list[tuple[str, str]] = []
+        self._deferred: list[tuple[Any, str, str, bool, str | None, serializers.Serialized]] = []
         self.saved = False
         self._token: Any = None
 
@@ -141,7 +167,7 @@ class Run:
         p = Path(path)
         if not p.is_file():
             raise NbopsError(f"{p} is not a file", hint="pass the path of an existing file")
-        name = check_artifact_name(name or p.name)
+        name = check_artifact_name(name or _artifact_name_for(p.name))
         size = p.stat().st_size
         if size > self.ws.settings.max_object_bytes:
             return self._skipped(name, ArtifactKind.FILE, Role.OUTPUT, "builtins.bytes",
@@ -154,8 +180,13 @@ class Run:
                                                 metadata={"filename": p.name}), len(data))
 
     def log_value(self, value: Any, name: str, *, role: str = Role.OUTPUT, trust: bool = False,
-                  fp: str | None = None) -> ArtifactRow:
-        """Snapshot any supported value; unsupported or oversized ones are recorded as skipped."""
+                  fp: str | None = None, defer: bool = False) -> ArtifactRow | None:
+        """Snapshot any supported value; unsupported or oversized ones are recorded as skipped.
+
+        With ``defer=True`` a value whose content is new is copied now and serialized when
+        the run is saved (on the committer thread for tracked cells), so the cell does not
+        wait for Parquet or skops; the artifact row is then added at save time.
+        """
         check_artifact_name(name)
         desc = serializers.describe(value)
         size = serializers.estimate_size(value)
@@ -165,23 +196,36 @@ class Run:
         known = self.ws.known_object(fp) if fp else None
         if known is not None:
             key, fmt, nbytes = known
-        else:
-            try:
-                ser = serializers.serialize(value, trust=trust)
-            except UnsupportedObject as exc:
-                return self._skipped(name, desc.kind, role, desc.py_type, str(exc), desc)
-            if len(ser.data) > self.ws.settings.max_object_bytes:
-                return self._skipped(name, desc.kind, role, desc.py_type, self._too_big(len(ser.data)), desc)
-            key, _ = self.ws.store.put(ser.data)
-            fmt, nbytes = ser.format, len(ser.data)
-            fp = fp or key
-            self.ws.remember_object(fp, key, fmt, nbytes)
-        self.objects.append(ObjectRow(key, fp, fmt, nbytes, _now()))
-        return self._add(name, desc.kind, role, key, fp, fmt, desc, nbytes)
+            self.objects.append(ObjectRow(key, fp, fmt, nbytes, _now()))
+            return self._add(name, desc.kind, role, key, fp, fmt, desc, nbytes)
+        if defer and (size or 0) <= _DEFER_MAX_BYTES and serializers.is_safely_serializable(value):
+            frozen = _frozen_copy(value)
+            if frozen is not None:
+                self._deferred.append((frozen, name, role, trust, fp, desc))
+                return None
+        return self._store(value, name, role, trust, fp, desc)
+
+    def _store(self, value: Any, name: str, role: str, trust: bool, fp: str | None,
+               desc: serializers.Serialized) -> ArtifactRow:
+        try:
+            ser = serializers.serialize(value, trust=trust)
+        except UnsupportedObject as exc:
+            return self._skipped(name, desc.kind, role, desc.py_type, str(exc), desc)
+        if len(ser.data) > self.ws.settings.max_object_bytes:
+            return self._skipped(name, desc.kind, role, desc.py_type, self._too_big(len(ser.data)), desc)
+        key, _ = self.ws.store.put(ser.data)
+        fp = fp or key
+        self.ws.remember_object(fp, key, ser.format, len(ser.data))
+        self.objects.append(ObjectRow(key, fp, ser.format, len(ser.data), _now()))
+        return self._add(name, desc.kind, role, key, fp, ser.format, desc, len(ser.data))
+
+    def _store_deferred(self) -> None:
+        while self._deferred:
+            self._store(*self._deferred.pop(0))
 
     def _too_big(self, size: int) -> str:
         limit = self.ws.settings.max_object_bytes
-        return (f"{size / 2**20:.1f} MB is over the {limit / 2**20:.0f} MB limit "
+        return (f"{size / 2**20:.1f} MB is over the {limit / 2**20:.3g} MB limit "
                 "(store.max_object_mb in .nbops/config.toml)")
 
     def _skipped(self, name: str, kind: str, role: str, py_type: str, reason: str,
@@ -234,6 +278,7 @@ class Run:
         """Save the run and all it gathered in one commit."""
         if self.saved:
             return
+        self._store_deferred()
         self.ws.runs_repo.save(self.batch(status, error))
         self.saved = True
 
@@ -246,8 +291,13 @@ class Run:
         current_run.reset(self._token)
         if exc is None:
             self.finish(RunStatus.FINISHED)
-        else:
+            return
+        try:
             self.finish(RunStatus.FAILED, f"{type(exc).__name__}: {exc}")
+        except NbopsError as failure:
+            # The body's own error is what the user must see; the catalog's comes as a warning.
+            warnings.warn(f"nbops: failed run {self.run_id} was not recorded: {failure}",
+                          stacklevel=2)
 
     def __repr__(self) -> str:
         return f"<Run {self.run_id} {self.name or ''}>"

@@ -1,0 +1,169 @@
+"""SQL for monitoring: alert rules, alert events and deliveries, report history.
+
+Everything is append-only (see migration 4); the current rule and the current
+alert state are the latest rows, read through ``v_alert_rules`` / ``v_alert_state``.
+The prediction/outcome logs are Parquet files read with ``read_parquet``: see
+:func:`window_summary` and friends, which take the scan expression.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import duckdb
+import pandas as pd
+
+from nbops.catalog.core import Catalog
+from nbops.catalog.monitor_records import (
+    AlertEventRow,
+    AlertRuleRow,
+    DeliveryRow,
+    ReportRow,
+)
+from nbops.catalog.records import columns
+from nbops.errors import NotFound
+
+EXACT_QUANTILE_ROWS = 50_000_000
+_RULE_COLS = ", ".join(columns(AlertRuleRow))
+_EVENT_COLS = ", ".join(columns(AlertEventRow))
+
+
+class MonitorRepository:
+    def __init__(self, catalog: Catalog) -> None:
+        self.catalog = catalog
+
+    # -- rules --------------------------------------------------------------
+    def rule_revision(self, con: duckdb.DuckDBPyConnection, name: str) -> tuple[int, bool]:
+        row = con.execute("SELECT revision, deleted FROM alert_rules WHERE name = ? "
+                          "ORDER BY revision DESC LIMIT 1", [name]).fetchone()
+        return (0, False) if row is None else (int(row[0]), not row[1])
+
+    def insert_rule(self, con: duckdb.DuckDBPyConnection, row: AlertRuleRow) -> None:
+        self.catalog.insert(con, "alert_rules", [row])
+
+    def rule(self, name: str) -> AlertRuleRow:
+        rows = self.catalog.fetchall(f"SELECT {_RULE_COLS} FROM v_alert_rules WHERE name = ?", [name])
+        if not rows:
+            raise NotFound(f"no alert rule {name!r}", hint="list rules with `nbops monitor rules list`")
+        return AlertRuleRow(*rows[0])
+
+    def rules(self, model: str | None = None) -> list[AlertRuleRow]:
+        where, params = ("WHERE model = ?", [model]) if model else ("", [])
+        rows = self.catalog.fetchall(f"SELECT {_RULE_COLS} FROM v_alert_rules {where} ORDER BY name",
+                                     params)
+        return [AlertRuleRow(*r) for r in rows]
+
+    # -- alert state --------------------------------------------------------
+    def states(self, con: duckdb.DuckDBPyConnection | None = None) -> dict[str, AlertEventRow]:
+        sql = f"SELECT {_EVENT_COLS} FROM v_alert_state"
+        rows = con.execute(sql).fetchall() if con is not None else self.catalog.fetchall(sql)
+        return {r[1]: AlertEventRow(*r) for r in rows}
+
+    def insert_event(self, con: duckdb.DuckDBPyConnection, row: AlertEventRow) -> None:
+        self.catalog.insert(con, "alert_events", [row])
+
+    def events(self, rule: str | None = None, limit: int = 100) -> pd.DataFrame:
+        where, params = ("WHERE rule_name = ?", [rule]) if rule else ("", [])
+        return self.catalog.query(f"SELECT {_EVENT_COLS} FROM alert_events {where} "
+                                  f"ORDER BY ts DESC, event_id LIMIT {int(limit)}", params)
+
+    def current_alerts(self) -> pd.DataFrame:
+        return self.catalog.query(f"SELECT {_EVENT_COLS} FROM v_alert_state ORDER BY ts DESC")
+
+    def insert_deliveries(self, con: duckdb.DuckDBPyConnection, rows: list[DeliveryRow]) -> None:
+        self.catalog.insert(con, "alert_deliveries", rows)
+
+    def deliveries(self, fire_id: str | None = None) -> pd.DataFrame:
+        where, params = ("WHERE fire_id = ?", [fire_id]) if fire_id else ("", [])
+        return self.catalog.query(f"SELECT * FROM alert_deliveries {where} ORDER BY ts", params)
+
+    # -- report history -----------------------------------------------------
+    def insert_report(self, con: duckdb.DuckDBPyConnection, rows: list[ReportRow]) -> None:
+        self.catalog.insert(con, "monitor_reports", rows)
+
+    def report_history(self, model: str | None = None, metric: str | None = None) -> pd.DataFrame:
+        conds, params = [], []
+        if model:
+            conds.append("model = ?")
+            params.append(model)
+        if metric:
+            conds.append("metric = ?")
+            params.append(metric)
+        where = ("WHERE " + " AND ".join(conds)) if conds else ""
+        return self.catalog.query(f"SELECT * FROM monitor_reports {where} "
+                                  "ORDER BY window_end, section, metric, feature", params)
+
+    # -- prediction logs (Parquet) ------------------------------------------
+    def window_summary(self, scan: str, since: datetime, until: datetime) -> dict[str, Any]:
+        """Volume, error rate and latency percentiles of the logged predictions in a window.
+
+        Percentiles are exact (linear interpolation, as DuckDB's ``quantile_cont``): up to
+        ``EXACT_QUANTILE_ROWS`` latencies are fetched and selected with numpy, three times
+        faster than DuckDB's sort here; larger windows use DuckDB's ``approx_quantile``.
+        """
+        import numpy as np
+
+        where, params = _window_filter(), _window_params(since, until)
+        n, n_errors, n_lat, mean = self.catalog.fetchall(
+            f"SELECT count(*), count(error), count(latency_ms), avg(latency_ms) FROM {scan} "
+            f"WHERE {where}", params)[0]
+        q: list[Any] = [None, None, None]
+        if n_lat and n_lat <= EXACT_QUANTILE_ROWS:
+            lat = self.catalog.query(f"SELECT latency_ms FROM {scan} WHERE {where} "
+                                     "AND latency_ms IS NOT NULL", params)["latency_ms"]
+            q = [float(x) for x in np.quantile(lat.to_numpy(np.float64), [0.5, 0.95, 0.99])]
+        elif n_lat:
+            q = list(self.catalog.fetchall(
+                f"SELECT approx_quantile(latency_ms, [0.5, 0.95, 0.99]) FROM {scan} "
+                f"WHERE {where}", params)[0][0])
+        return {"n": int(n), "n_errors": int(n_errors), "latency_p50": q[0],
+                "latency_p95": q[1], "latency_p99": q[2], "latency_mean": mean}
+
+    def window_rows(self, scan: str, since: datetime, until: datetime,
+                    columns_sql: str = "*") -> pd.DataFrame:
+        return self.catalog.query(f"SELECT {columns_sql} FROM {scan} WHERE {_window_filter()}",
+                                  _window_params(since, until))
+
+    def joined_outcomes(self, scan: str, outcome_scan: str, since: datetime,
+                        until: datetime) -> pd.DataFrame:
+        """Predictions of the window with their outcome (latest per request id), where known."""
+        sql = f"""WITH p AS (SELECT request_id, prediction, score FROM {scan}
+                             WHERE {_window_filter()} AND error IS NULL),
+                  o AS (SELECT request_id, arg_max(y_true, ts) AS y_true FROM {outcome_scan}
+                        WHERE date >= CAST(? AS DATE) GROUP BY request_id)
+                  SELECT p.prediction, p.score, o.y_true FROM p JOIN o USING (request_id)"""
+        return self.catalog.query(sql, [*_window_params(since, until), since])
+
+    def timeline(self, scan: str, since: datetime, until: datetime, bucket_s: int) -> pd.DataFrame:
+        sql = f"""SELECT time_bucket(to_seconds({int(bucket_s)}), ts, ?::TIMESTAMPTZ) AS bucket,
+                  count(*) AS n, count(error) / count(*) AS error_rate,
+                  quantile_cont(latency_ms, 0.5) AS latency_p50,
+                  quantile_cont(latency_ms, 0.95) AS latency_p95,
+                  quantile_cont(latency_ms, 0.99) AS latency_p99
+                  FROM {scan} WHERE {_window_filter()} GROUP BY ALL ORDER BY bucket"""
+        return self.catalog.query(sql, [since, *_window_params(since, until)])
+
+    def columns_of(self, scan: str) -> list[str]:
+        return [r[0] for r in self.catalog.fetchall(f"DESCRIBE SELECT * FROM {scan}")]
+
+
+def _window_filter() -> str:
+    # The date/hour predicates prune whole partitions before any file is opened.
+    return ("date BETWEEN CAST(? AS DATE) AND CAST(? AS DATE) "
+            "AND (date::TIMESTAMP + hour * INTERVAL 1 HOUR) "
+            "BETWEEN date_trunc('hour', ?::TIMESTAMPTZ AT TIME ZONE 'UTC') "
+            "AND (?::TIMESTAMPTZ AT TIME ZONE 'UTC') "
+            "AND ts >= ? AND ts < ?")
+
+
+def _window_params(since: datetime, until: datetime) -> list[Any]:
+    return [since.date(), until.date(), since, until, since, until]
+
+
+def training_datasets(catalog: Catalog, run_id: str) -> list[dict[str, Any]]:
+    """The datasets a run read (its lineage inputs), largest first: drift's default reference."""
+    df = catalog.query("SELECT name, object_key, format, n_rows, n_cols FROM artifacts "
+                       "WHERE run_id = ? AND role = 'input' AND kind = 'dataset' "
+                       "ORDER BY n_rows DESC NULLS LAST, name", [run_id])
+    return df.to_dict("records")

@@ -1,0 +1,1 @@
+"""Plotly figures (pure) and ipywidgets dashboards; the entry point is ``nbops.show``."""

@@ -1,0 +1,229 @@
+"""Shared fixtures: temporary workspaces, and the real servers team mode needs.
+
+Team mode runs against a real PostgreSQL (Debian's ``postgresql``, started with
+``initdb`` + ``pg_ctl``) and a real S3 server (``moto_server``). The fixtures
+start them once per test session and stop them at the end; a test that needs
+them is skipped only when the binaries are missing, and says so.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from nbops.workspace import Workspace
+
+_ENV_VARS = ("NBOPS_HOME", "NBOPS_CATALOG", "NBOPS_DATA_PATH", "NBOPS_STORE", "NBOPS_USER",
+             "NBOPS_S3_ENDPOINT", "NBOPS_PIPELINE_RUN_ID", "AWS_ACCESS_KEY_ID",
+             "AWS_SECRET_ACCESS_KEY", "AWS_DEFAULT_REGION", "AWS_SESSION_TOKEN", "AWS_PROFILE")
+
+
+@pytest.fixture(autouse=True)
+def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No setting from the developer's shell leaks into a test."""
+    for name in _ENV_VARS:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("NBOPS_USER", "tester")
+
+
+@pytest.fixture
+def workspace_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An empty project directory, the current directory and NBOPS_HOME's parent."""
+    project = tmp_path / "project"
+    project.mkdir()
+    monkeypatch.chdir(project)
+    monkeypatch.setenv("NBOPS_HOME", str(project / ".nbops"))
+    return project
+
+
+@pytest.fixture
+def workspace(workspace_dir: Path) -> Iterator[Workspace]:
+    """A fresh embedded workspace (DuckLake on SQLite, objects in a local directory)."""
+    import nbops
+
+    ws = nbops.open()
+    yield ws
+    ws.close()
+
+
+def set_config(home: Path, text: str) -> None:
+    """Replace the workspace's config.toml."""
+    (home / "config.toml").write_text(text)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _wait_for_port(port: int, proc: subprocess.Popen, what: str, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{what} exited with code {proc.returncode}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError(f"{what} did not listen on port {port} within {timeout:.0f} s")
+
+
+# -- PostgreSQL ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Postgres:
+    bin_dir: Path
+    port: int
+    user: str
+
+    def conninfo(self, dbname: str) -> str:
+        return f"dbname={dbname} host=127.0.0.1 port={self.port} user={self.user}"
+
+    def create_database(self) -> str:
+        name = f"nbops_{uuid.uuid4().hex[:10]}"
+        subprocess.run([str(self.bin_dir / "createdb"), "-h", "127.0.0.1", "-p", str(self.port),
+                        "-U", self.user, name], check=True, capture_output=True, text=True)
+        return name
+
+
+def _postgres_bin() -> Path | None:
+    dirs = sorted(glob.glob("/usr/lib/postgresql/*/bin"), key=lambda d: int(d.split("/")[-2]))
+    for d in reversed(dirs):
+        if all(os.access(os.path.join(d, b), os.X_OK) for b in ("initdb", "pg_ctl", "createdb")):
+            return Path(d)
+    found = shutil.which("initdb"), shutil.which("pg_ctl"), shutil.which("createdb")
+    return Path(found[0]).parent if all(found) else None
+
+
+def _as_server_user(cmd: list[str]) -> list[str]:
+    """PostgreSQL refuses to run as root: run it as the Debian ``postgres`` user then."""
+    if os.geteuid() != 0:
+        return cmd
+    if shutil.which("runuser"):
+        return ["runuser", "-u", "postgres", "--", *cmd]
+    return ["su", "postgres", "-c", " ".join(cmd)]
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[Postgres]:
+    """A throwaway PostgreSQL cluster on a free loopback port, trusting local connections."""
+    bin_dir = _postgres_bin()
+    if bin_dir is None:
+        pytest.skip("PostgreSQL binaries (initdb, pg_ctl) not found: apt-get install postgresql")
+    if os.geteuid() == 0:
+        import pwd
+
+        try:
+            server_user = pwd.getpwnam("postgres")
+        except KeyError:
+            pytest.skip("running as root and no 'postgres' user to run PostgreSQL as")
+    root = Path(tempfile.mkdtemp(prefix="nbops-pg-"))
+    data, log = root / "data", root / "server.log"
+    data.mkdir()
+    if os.geteuid() == 0:
+        for p in (root, data):
+            os.chown(p, server_user.pw_uid, server_user.pw_gid)
+    root.chmod(0o755)
+    port, user = free_port(), "nbops"
+    subprocess.run(_as_server_user([str(bin_dir / "initdb"), "-D", str(data), "-U", user,
+                                    "-A", "trust", "-E", "UTF8", "--no-sync"]),
+                   check=True, capture_output=True, text=True)
+    opts = f"-p {port} -h 127.0.0.1 -k {data} -c fsync=off"
+    subprocess.run(_as_server_user([str(bin_dir / "pg_ctl"), "-D", str(data), "-l", str(log),
+                                    "-o", opts, "-w", "-t", "60", "start"]),
+                   check=True, capture_output=True, text=True)
+    try:
+        yield Postgres(bin_dir, port, user)
+    finally:
+        subprocess.run(_as_server_user([str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "immediate",
+                                        "-w", "stop"]), capture_output=True)
+        shutil.rmtree(root, ignore_errors=True)
+
+
+# -- S3 (moto_server) ----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class S3Server:
+    endpoint: str  # host:port
+    key_id: str = "testing"
+    secret: str = "testing"
+    region: str = "us-east-1"
+
+    def client(self) -> Any:  # a boto3 S3 client
+        import boto3
+
+        return boto3.client("s3", endpoint_url=f"http://{self.endpoint}", region_name=self.region,
+                            aws_access_key_id=self.key_id, aws_secret_access_key=self.secret)
+
+    def create_bucket(self) -> str:
+        name = f"nbops-{uuid.uuid4().hex[:10]}"
+        self.client().create_bucket(Bucket=name)
+        return name
+
+
+@pytest.fixture(scope="session")
+def moto_server() -> Iterator[S3Server]:
+    """A local S3 server (moto) on a free loopback port."""
+    try:
+        import boto3  # noqa: F401
+        import moto.server  # noqa: F401
+    except ImportError:
+        pytest.skip("moto[server] and boto3 are not installed: pip install -e '.[test]'")
+    port = free_port()
+    log = tempfile.TemporaryFile()
+    proc = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+                            stdout=log, stderr=subprocess.STDOUT)
+    try:
+        _wait_for_port(port, proc, "moto_server")
+        yield S3Server(endpoint=f"127.0.0.1:{port}")
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        log.close()
+
+
+@pytest.fixture
+def s3_bucket(moto_server: S3Server) -> str:
+    """A fresh, empty bucket on the local S3 server."""
+    return moto_server.create_bucket()
+
+
+def s3_config(s3: S3Server, bucket: str, *, catalog_url: str, data_path: str | None = None) -> str:
+    """A config.toml putting the catalog at ``catalog_url`` and data and objects on S3."""
+    return f"""\
+[catalog]
+url = "{catalog_url}"
+data_path = "{data_path or f's3://{bucket}/data/'}"
+
+[store]
+path = "s3://{bucket}/objects/"
+
+[s3]
+endpoint = "{s3.endpoint}"
+region = "{s3.region}"
+url_style = "path"
+use_ssl = false
+key_id = "{s3.key_id}"
+secret = "{s3.secret}"
+"""
