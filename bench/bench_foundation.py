@@ -287,8 +287,9 @@ def relog_figures(worker: AnchorWorker, z: Sizes, df: Any, root: Path,
 
 def _relog_note(first_bytes: int, first_seconds: float, catalog_growth: float) -> str:
     catalog = (f"the catalog files grew by at most {catalog_growth / 1e3:.0f} kB (the run's own rows)"
-               if catalog_growth else
-               "the catalog files did not grow (the run's few rows fit in pages SQLite had)")
+               if catalog_growth > 0 else
+               "the catalog files did not grow (SQLite reuses its pages; WAL checkpoints may "
+               "even shrink them)")
     return (f"The first log wrote {first_bytes / 1e9:.2f} GB in {first_seconds:.1f} s; on each "
             f"re-log {catalog}. MLflow: DataFrame.to_parquet + log_artifact, the nearest "
             "equivalent, since log_input stores no data.")
