@@ -1,0 +1,55 @@
+"""A workspace for the sidebar's tests: three runs of one notebook, a registered model, roles.
+
+alice created the workspace and is admin; carol is reviewer, dave contributor, bob has no role.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+NOTEBOOK = "train.ipynb"
+
+
+def build_workspace(root: Path) -> dict[str, Any]:
+    """Build it as alice (the workspace's creator, hence its first admin)."""
+    import os
+
+    before = os.environ.get("NBOPS_USER")
+    os.environ["NBOPS_USER"] = "alice"
+    try:
+        return _build(root)
+    finally:
+        if before is None:
+            os.environ.pop("NBOPS_USER", None)
+        else:
+            os.environ["NBOPS_USER"] = before
+
+
+def _build(root: Path) -> dict[str, Any]:
+    import nbformat
+    from sklearn.linear_model import LogisticRegression
+
+    import nbops
+    from nbops import governance, registry
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells.append(nbformat.v4.new_code_cell("%load_ext nbops\nx = 1"))
+    nbformat.write(nb, root / NOTEBOOK)
+    X, y = [[0.0], [1.0], [2.0], [3.0]], [0, 0, 1, 1]
+    run_ids = []
+    with nbops.open(root) as ws:
+        for i, c in enumerate([0.1, 1.0, 10.0]):
+            tags = {"hidden_state": "x was redefined by a later cell"} if i == 2 else None
+            with ws.run(name=f"train-{i}", notebook=str((root / NOTEBOOK).resolve()),
+                        source=f"C = {c}\nclf = LogisticRegression(C=C).fit(X, y)", tags=tags) as run:
+                run.log_param("C", c)
+                run.log_metric("acc", 0.8 + 0.05 * i)
+                run.log_model(LogisticRegression(C=c).fit(X, y), "clf")
+            run_ids.append(run.run_id)
+        registry.register(f"{run_ids[1]}/clf", "clf", ws=ws, actor="alice")
+        registry.register(f"{run_ids[2]}/clf", "clf", ws=ws, actor="alice")
+        governance.grant("alice", "admin", ws=ws, actor="alice")
+        governance.grant("carol", "reviewer", ws=ws, actor="alice")
+        governance.grant("dave", "contributor", ws=ws, actor="alice")
+    return {"runs": run_ids, "notebook": NOTEBOOK}
