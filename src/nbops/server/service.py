@@ -129,7 +129,7 @@ def run_details(hub: WorkspaceHub, ref: str) -> dict[str, Any]:
     arts = records(d["artifacts"])
     return {
         "run": run, "code": run.pop("code", None), "tags": tags, "hidden_state": tags.get("hidden_state"),
-        "params": {r["key"]: r["value"] for r in records(d["params"])},
+        "params": {r["key"]: _typed(r["value"], r.get("value_type")) for r in records(d["params"])},
         "metrics": records(d["metrics"]),
         "inputs": [a for a in arts if a.get("role") == "input"],
         "outputs": [a for a in arts if a.get("role") == "output"],
@@ -151,6 +151,17 @@ def run_diff(hub: WorkspaceHub, ref_a: str, ref_b: str) -> dict[str, Any]:
         "metrics": _side_by_side(latest[0], latest[1]),
         "text": render_diff(ws, ref_a, ref_b),
     }
+
+
+def _typed(v: Any, value_type: str | None) -> Any:
+    try:
+        if value_type == "int":
+            return int(v)
+        if value_type == "float":
+            return float(v)
+    except (TypeError, ValueError):
+        pass
+    return v
 
 
 def _side_by_side(a: dict[str, Any], b: dict[str, Any]) -> list[dict[str, Any]]:
