@@ -34,6 +34,7 @@ def _build(root: Path) -> dict[str, Any]:
     from nbops import governance, registry
 
     nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nb.cells.append(nbformat.v4.new_code_cell("%load_ext nbops\nx = 1"))
     nbformat.write(nb, root / NOTEBOOK)
     X, y = [[0.0], [1.0], [2.0], [3.0]], [0, 0, 1, 1]
