@@ -11,9 +11,8 @@ import pytest
 pytest.importorskip("jupyter_server")
 pytest.importorskip("pytest_jupyter")
 
-from tornado.httpclient import HTTPClientError  # noqa: E402
-
 from sidebar_support import build_workspace  # noqa: E402
+from tornado.httpclient import HTTPClientError  # noqa: E402
 
 pytest_plugins = ["pytest_jupyter.jupyter_server"]
 

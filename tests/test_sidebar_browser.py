@@ -21,7 +21,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from sidebar_support import build_workspace
 
 CHROMIUM = "/usr/bin/chromium"
