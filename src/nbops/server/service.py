@@ -47,7 +47,8 @@ class WorkspaceHub:
     def workspace(self, notebook: str | None = None) -> Workspace:
         from nbops.config import find_workspace
 
-        start = Path(self.notebook_path(notebook)).parent if notebook else None
+        nb_path = self.notebook_path(notebook)
+        start = Path(nb_path).parent if nb_path else None
         home = find_workspace(start) if start else None
         home = home or find_workspace(None if _env_home() else self.root_dir)
         if home is None or not (home / "config.toml").is_file():
