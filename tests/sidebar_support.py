@@ -35,7 +35,8 @@ def _build(root: Path) -> dict[str, Any]:
 
     nb = nbformat.v4.new_notebook()
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    nb.cells.append(nbformat.v4.new_code_cell("%load_ext nbops\nx = 1"))
+    nb.cells.append(nbformat.v4.new_code_cell("%load_ext nbops"))
+    nb.cells.append(nbformat.v4.new_code_cell("%%track -n live\nalpha = 0.5\nscore = alpha * 2"))
     nbformat.write(nb, root / NOTEBOOK)
     X, y = [[0.0], [1.0], [2.0], [3.0]], [0, 0, 1, 1]
     run_ids = []

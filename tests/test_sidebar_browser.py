@@ -134,11 +134,21 @@ def test_sidebar_shows_runs_and_models_and_refuses_promotion(lab_server: dict[st
     assert "2 version(s)" in model.inner_text()
     page.screenshot(path=str(shots / "1-sidebar.png"))
 
-    runs.first.click()
+    # Run the notebook's %%track cell: its run appears at the top of the list.
+    page.locator(".jp-NotebookPanel .jp-Cell").first.click()
+    page.keyboard.press("Shift+Enter")
+    page.keyboard.press("Shift+Enter")
+    live = page.locator("#nbops-sidebar .nbops-run", has_text="live")
+    live.wait_for(timeout=90000)
+    assert "live" in runs.first.inner_text() and runs.count() == 4
+    page.screenshot(path=str(shots / "2-tracked-cell.png"))
+
+    live.click()
     code = page.locator("#nbops-sidebar .nbops-code")
     code.wait_for(timeout=15000)
-    assert "LogisticRegression(C=C)" in code.inner_text()
-    page.screenshot(path=str(shots / "2-run-details.png"))
+    assert "score = alpha * 2" in code.inner_text()
+    assert "alpha" in page.locator("#nbops-sidebar .nbops-run-detail").inner_text()
+    page.screenshot(path=str(shots / "3-run-details.png"))
 
     page.locator("#nbops-sidebar .nbops-back").click()
     page.locator("#nbops-sidebar .nbops-model[data-model='clf']").click()
@@ -148,7 +158,7 @@ def test_sidebar_shows_runs_and_models_and_refuses_promotion(lab_server: dict[st
     refusal.wait_for(timeout=15000)
     text = refusal.inner_text()
     assert text.startswith("Refused") and "bob" in text, text
-    page.screenshot(path=str(shots / "3-promote-refused.png"))
+    page.screenshot(path=str(shots / "4-promote-refused.png"))
     print(f"screenshots in {shots}")
     if os.environ.get("NBOPS_KEEP_SCREENSHOTS"):
         shutil.copytree(shots, os.environ["NBOPS_KEEP_SCREENSHOTS"], dirs_exist_ok=True)

@@ -11,6 +11,8 @@ const ICON_SVG = `<svg xmlns="http://www.w3.org/2000/svg" width="16" height="16"
 
 export const nbopsIcon = new LabIcon({ name: 'nbops:icon', svgstr: ICON_SVG });
 
+const REFRESH_AFTER_RUN_MS = [700, 2500, 6000];
+
 const plugin: JupyterFrontEndPlugin<void> = {
   id: 'nbops-jupyterlab:sidebar',
   description: 'The nbops catalog beside the notebook',
@@ -31,11 +33,14 @@ const plugin: JupyterFrontEndPlugin<void> = {
     });
     panel.title.icon = nbopsIcon;
     app.shell.add(panel, 'left', { rank: 600 });
+    // A %%track cell's run is committed as the cell ends, or shortly after (in the
+    // background): look again a few times after each execution, and every 15 s.
     const refreshSoon = () => {
-      if (panel.isVisible) {
-        window.setTimeout(() => void panel.refresh(), 800);
+      for (const delay of REFRESH_AFTER_RUN_MS) {
+        window.setTimeout(() => void panel.refreshOverview(), delay);
       }
     };
+    window.setInterval(() => void panel.refreshOverview(), 15000);
     tracker?.currentChanged.connect(refreshSoon);
     NotebookActions.executed.connect(refreshSoon);
     app.commands.addCommand('nbops:open-sidebar', {

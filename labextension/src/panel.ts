@@ -40,6 +40,7 @@ export class NbopsPanel extends Widget {
   private message: HTMLElement;
   private body: HTMLElement;
   private user = '';
+  private inDetail = false;
 
   constructor(private host: PanelHost) {
     super();
@@ -79,8 +80,16 @@ export class NbopsPanel extends Widget {
     this.message.className = 'nbops-message';
   }
 
+  /** Reload the overview unless a detail view is open (for refreshes nobody asked for). */
+  async refreshOverview(): Promise<void> {
+    if (this.isVisible && !this.inDetail) {
+      await this.refresh();
+    }
+  }
+
   /** Reload the overview (runs, models, pipelines, audit). */
   async refresh(): Promise<void> {
+    this.inDetail = false;
     try {
       const info = await requestAPI<Info>('info');
       this.user = info.user;
@@ -197,6 +206,7 @@ export class NbopsPanel extends Widget {
   async openRun(runId: string): Promise<void> {
     try {
       const d = await requestAPI<RunDetails>(`runs/${encodeURIComponent(runId)}`);
+      this.inDetail = true;
       this.body.replaceChildren(this.runView(d));
     } catch (err) {
       this.showError(err);
@@ -247,6 +257,7 @@ export class NbopsPanel extends Widget {
   async openModel(name: string): Promise<void> {
     try {
       const m = await requestAPI<ModelDetails>(`models/${encodeURIComponent(name)}`);
+      this.inDetail = true;
       this.body.replaceChildren(this.modelView(m));
     } catch (err) {
       this.showError(err);
