@@ -55,3 +55,30 @@ def _build(root: Path) -> dict[str, Any]:
         governance.grant("carol", "reviewer", ws=ws, actor="alice")
         governance.grant("dave", "contributor", ws=ws, actor="alice")
     return {"runs": run_ids, "notebook": NOTEBOOK}
+
+
+def add_many_runs(root: Path, n: int, notebook: str = "bulk.ipynb") -> None:
+    """``n`` finished runs of another notebook, each with a parameter and a metric, in one commit
+    (rows written as Run.finish writes them, without fitting anything)."""
+    from datetime import UTC, datetime, timedelta
+
+    import nbops
+    from nbops.catalog.records import MetricRow, ParamRow, RunRow
+    from nbops.tracking.run import new_run_id
+
+    t0 = datetime.now(UTC) - timedelta(days=30)
+    path = str((root / notebook).resolve())
+    runs, params, metrics = [], [], []
+    for i in range(n):
+        rid, ts = new_run_id(), t0 + timedelta(seconds=i)
+        runs.append(RunRow(rid, f"bulk-{i}", "cell", "finished", "alice", ts, ts, 5.0, None, None,
+                           path, None, i, None, None, None))
+        params.append(ParamRow(rid, "i", str(i), "int"))
+        metrics.append(MetricRow(rid, "score", i / n, 0, ts))
+    with nbops.open(root, create=False) as ws:
+        def write(con: Any) -> None:
+            ws.catalog.insert(con, "runs", runs)
+            ws.catalog.insert(con, "params", params)
+            ws.catalog.insert(con, "metrics", metrics)
+
+        ws.catalog.transaction(write)

@@ -21,11 +21,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sidebar_support import build_workspace
+from sidebar_support import add_many_runs, build_workspace
 
 CHROMIUM = "/usr/bin/chromium"
 FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
          "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+MANY = 10_000
 BUILT = Path(__file__).resolve().parents[1] / "src" / "nbops" / "labextension"
 
 pytestmark = [
@@ -62,6 +63,7 @@ def lab_server(tmp_path: Path) -> Iterator[dict[str, Any]]:
     root = tmp_path / "notebooks"
     root.mkdir()
     data = build_workspace(root)
+    add_many_runs(root, MANY)  # another notebook's: the panel pages through them
     jpath = tmp_path / "jupyter-data"
     (jpath / "labextensions").mkdir(parents=True)
     (jpath / "labextensions" / "nbops-jupyterlab").symlink_to(BUILT)
@@ -143,12 +145,26 @@ def test_sidebar_shows_runs_and_models_and_refuses_promotion(lab_server: dict[st
     assert "live" in runs.first.inner_text() and runs.count() == 4
     page.screenshot(path=str(shots / "2-tracked-cell.png"))
 
+    # All runs: 10,000 more, 50 a page. The time to first paint goes to the log (no assertion).
+    page_text = page.locator("#nbops-sidebar .nbops-page")
+    t0 = time.perf_counter()
+    page.locator("#nbops-sidebar button", has_text="All runs").click()
+    page.locator("#nbops-sidebar .nbops-page", has_text=f"of {MANY + 4}").wait_for(timeout=30000)
+    paint_ms = (time.perf_counter() - t0) * 1000
+    print(f"nbops sidebar: first paint of {MANY + 4} runs (page of 50) in {paint_ms:.0f} ms")
+    assert runs.count() == 50 and page_text.inner_text() == f"1–50 of {MANY + 4}"
+    page.locator("#nbops-sidebar button", has_text="Next").click()
+    page.locator("#nbops-sidebar .nbops-page", has_text="51–100").wait_for(timeout=30000)
+    page.screenshot(path=str(shots / "3-all-runs-page-2.png"))
+    page.locator("#nbops-sidebar button", has_text="This notebook").click()
+    page.locator("#nbops-sidebar .nbops-page", has_text="1–4 of 4").wait_for(timeout=30000)
+
     live.click()
     code = page.locator("#nbops-sidebar .nbops-code")
     code.wait_for(timeout=15000)
     assert "score = alpha * 2" in code.inner_text()
     assert "alpha" in page.locator("#nbops-sidebar .nbops-run-detail").inner_text()
-    page.screenshot(path=str(shots / "3-run-details.png"))
+    page.screenshot(path=str(shots / "4-run-details.png"))
 
     page.locator("#nbops-sidebar .nbops-back").click()
     page.locator("#nbops-sidebar .nbops-model[data-model='clf']").click()
@@ -158,7 +174,7 @@ def test_sidebar_shows_runs_and_models_and_refuses_promotion(lab_server: dict[st
     refusal.wait_for(timeout=15000)
     text = refusal.inner_text()
     assert text.startswith("Refused") and "bob" in text, text
-    page.screenshot(path=str(shots / "4-promote-refused.png"))
+    page.screenshot(path=str(shots / "5-promote-refused.png"))
     print(f"screenshots in {shots}")
     if os.environ.get("NBOPS_KEEP_SCREENSHOTS"):
         shutil.copytree(shots, os.environ["NBOPS_KEEP_SCREENSHOTS"], dirs_exist_ok=True)

@@ -133,7 +133,7 @@ export class NbopsPanel extends Widget {
     const toggle = button(this.allRuns ? 'This notebook' : 'All runs', () => {
       this.allRuns = !this.allRuns;
       this.offset = 0;
-      void this.refresh();
+      void this.refreshRuns();
     });
     const pager = h(
       'div',
@@ -148,7 +148,22 @@ export class NbopsPanel extends Widget {
 
   private goto(offset: number): void {
     this.offset = offset;
-    void this.refresh();
+    void this.refreshRuns();
+  }
+
+  /** Reload only the runs section (paging, all runs / this notebook). */
+  async refreshRuns(): Promise<void> {
+    const current = this.body.querySelector('.nbops-runs');
+    if (!current) {
+      return this.refresh();
+    }
+    try {
+      const notebook = this.allRuns ? null : this.host.currentNotebook();
+      const runs = await requestAPI<RunPage>('runs', {}, { notebook, offset: this.offset, limit: PAGE_SIZE });
+      current.replaceWith(this.runsSection(runs, notebook));
+    } catch (err) {
+      this.showError(err);
+    }
   }
 
   private modelsSection(models: ModelRow[]): HTMLElement {
