@@ -10,7 +10,7 @@ LABEXT := src/nbops/labextension/static/style.js
 .PHONY: venv sysdeps demo test lint bench clean labextension lab
 
 $(STAMP): pyproject.toml $(LABEXT)
-	$(PY) -m pip install -q -e '.[test]'
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(PY) -m pip install -q -e '.[test]'
 	touch $(STAMP)
 
 # JupyterLab (for jlpm and `jupyter labextension build`) before the extension is built.
