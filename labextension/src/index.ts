@@ -29,6 +29,16 @@ const plugin: JupyterFrontEndPlugin<void> = {
         NotebookActions.insertBelow(nb.content);
         nb.content.activeCell?.model.sharedModel.setSource(text);
         return true;
+      },
+      jumpToCell: (cellId: string) => {
+        const nb = tracker?.currentWidget?.content;
+        const index = nb ? nb.widgets.findIndex(c => c.model.id === cellId) : -1;
+        if (!nb || index < 0) {
+          return false;
+        }
+        nb.activeCellIndex = index;
+        void nb.scrollToItem(index);
+        return true;
       }
     });
     panel.title.icon = nbopsIcon;

@@ -31,6 +31,8 @@ export interface PanelHost {
   currentNotebook(): string | null;
   /** Insert a code cell with `text` below the active cell of the active notebook. */
   insertCode(text: string): boolean;
+  /** Make the cell with this id the active one, if the active notebook has it. */
+  jumpToCell(cellId: string): boolean;
 }
 
 /** The nbops sidebar: this notebook's runs, models, pipelines and the audit log. */
@@ -223,6 +225,9 @@ export class NbopsPanel extends Widget {
       const d = await requestAPI<RunDetails>(`runs/${encodeURIComponent(runId)}`);
       this.inDetail = true;
       this.body.replaceChildren(this.runView(d));
+      if (d.run.cell_id) {
+        this.host.jumpToCell(d.run.cell_id);
+      }
     } catch (err) {
       this.showError(err);
     }
