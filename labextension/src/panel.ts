@@ -43,6 +43,8 @@ export class NbopsPanel extends Widget {
   private body: HTMLElement;
   private user = '';
   private inDetail = false;
+  // Bumped by every load; a response that comes back after a newer load started is dropped.
+  private generation = 0;
 
   constructor(private host: PanelHost) {
     super();
@@ -92,6 +94,7 @@ export class NbopsPanel extends Widget {
   /** Reload the overview (runs, models, pipelines, audit). */
   async refresh(): Promise<void> {
     this.inDetail = false;
+    const gen = ++this.generation;
     try {
       const info = await requestAPI<Info>('info');
       this.user = info.user;
@@ -102,6 +105,9 @@ export class NbopsPanel extends Widget {
         requestAPI<Pipelines>('pipelines', {}, { limit: 10 }),
         requestAPI<{ entries: AuditEntry[] }>('audit', {}, { limit: 10 })
       ]);
+      if (gen !== this.generation) {
+        return;
+      }
       this.body.replaceChildren(
         h('div', { class: 'nbops-user' }, `acting as ${this.user} · ${info.workspace}`),
         this.runsSection(runs, notebook),
@@ -159,10 +165,13 @@ export class NbopsPanel extends Widget {
     if (!current) {
       return this.refresh();
     }
+    const gen = ++this.generation;
     try {
       const notebook = this.allRuns ? null : this.host.currentNotebook();
       const runs = await requestAPI<RunPage>('runs', {}, { notebook, offset: this.offset, limit: PAGE_SIZE });
-      current.replaceWith(this.runsSection(runs, notebook));
+      if (gen === this.generation) {
+        current.replaceWith(this.runsSection(runs, notebook));
+      }
     } catch (err) {
       this.showError(err);
     }
@@ -222,6 +231,7 @@ export class NbopsPanel extends Widget {
 
   async openRun(runId: string): Promise<void> {
     try {
+      ++this.generation;
       const d = await requestAPI<RunDetails>(`runs/${encodeURIComponent(runId)}`);
       this.inDetail = true;
       this.body.replaceChildren(this.runView(d));
@@ -276,6 +286,7 @@ export class NbopsPanel extends Widget {
 
   async openModel(name: string): Promise<void> {
     try {
+      ++this.generation;
       const m = await requestAPI<ModelDetails>(`models/${encodeURIComponent(name)}`);
       this.inDetail = true;
       this.body.replaceChildren(this.modelView(m));
