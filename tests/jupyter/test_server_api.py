@@ -14,8 +14,6 @@ pytest.importorskip("pytest_jupyter")
 from sidebar_support import build_workspace  # noqa: E402
 from tornado.httpclient import HTTPClientError  # noqa: E402
 
-pytest_plugins = ["pytest_jupyter.jupyter_server"]
-
 
 @pytest.fixture
 def jp_server_config() -> dict[str, Any]:

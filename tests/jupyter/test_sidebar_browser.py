@@ -27,7 +27,7 @@ CHROMIUM = "/usr/bin/chromium"
 FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
          "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 MANY = 10_000
-BUILT = Path(__file__).resolve().parents[1] / "src" / "nbops" / "labextension"
+BUILT = Path(__file__).resolve().parents[2] / "src" / "nbops" / "labextension"
 
 pytestmark = [
     pytest.mark.slow,
