@@ -7,7 +7,7 @@ JLPM   := $(VENV)/bin/jlpm
 # The built JupyterLab extension (shipped in the wheel; see docs/sidebar.md).
 LABEXT := src/nbops/labextension/static/style.js
 
-.PHONY: venv sysdeps demo test lint bench clean labextension lab
+.PHONY: venv sysdeps demo test lint bench bench-quick clean labextension lab
 
 $(STAMP): pyproject.toml $(LABEXT)
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(PY) -m pip install -q -e '.[test]'
@@ -48,9 +48,16 @@ lint: venv
 	$(VENV)/bin/ruff check src tests bench
 	$(VENV)/bin/mypy src/nbops
 
+# Benchmarks against MLflow & co. The anchors get their own virtual environments
+# (bench/.venv-mlflow: MLflow pins pyarrow<26), created on first use by bench/anchor.py.
+# The full run rewrites docs/benchmarks.md; the first one also builds bench/.cache/ (slow).
 bench: venv
 	$(PY) -m pip install -q -e '.[test,bench]'
 	$(PY) bench/run_all.py
+
+bench-quick: venv
+	$(PY) -m pip install -q -e '.[test,bench]'
+	$(PY) bench/run_all.py --quick
 
 clean:
 	rm -rf $(VENV) demo-workspace .pytest_cache labextension/node_modules labextension/lib src/nbops/labextension

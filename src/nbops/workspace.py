@@ -90,11 +90,10 @@ class Workspace:
         """
         sort_key = sort.split(".", 1)
         by_value = sort_key[0] in ("metric", "metrics", "param", "params")
-        runs = self.runs_repo.runs_frame(
+        limited = limit is not None and not (filter or by_value)
+        frame = self.runs_repo.runs_wide(
             sort="started_at" if by_value else sort, descending=not ascending,
-            limit=None if (filter or by_value) else limit, notebook=notebook)
-        ids = None if (filter or by_value or limit is None) else runs["run_id"].tolist()
-        frame = self._with_values(runs, ids)
+            limit=limit if limited else None, notebook=notebook, only_listed=limited)
         if filter:
             frame = _apply_filter(frame, filter)
         if by_value and not frame.empty:
@@ -105,24 +104,6 @@ class Workspace:
         if limit is not None:
             frame = frame.head(limit)
         return frame.reset_index(drop=True)
-
-    def _with_values(self, runs: pd.DataFrame, ids: list[str] | None) -> pd.DataFrame:
-        params = self.runs_repo.params_long(ids)
-        metrics = self.runs_repo.metrics_latest(ids)
-        out = runs
-        if not params.empty:
-            wide = params.pivot(index="run_id", columns="key", values="value")
-            numeric = params.groupby("key")["value_type"].agg(lambda t: set(t) <= {"int", "float"})
-            for key in wide.columns:
-                if numeric.get(key, False):
-                    wide[key] = pd.to_numeric(wide[key])
-            wide.columns = [f"param.{c}" for c in wide.columns]
-            out = out.merge(wide, left_on="run_id", right_index=True, how="left")
-        if not metrics.empty:
-            wide = metrics.pivot(index="run_id", columns="key", values="value")
-            wide.columns = [f"metric.{c}" for c in wide.columns]
-            out = out.merge(wide, left_on="run_id", right_index=True, how="left")
-        return out
 
     def run_details(self, run_ref: str) -> dict[str, Any]:
         return self.runs_repo.run_details(self.runs_repo.resolve_id(run_ref))

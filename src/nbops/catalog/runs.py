@@ -15,18 +15,80 @@ from nbops.errors import NbopsError, NotFound
 _SORTABLE = {"started_at", "ended_at", "duration_ms", "name", "status", "run_id", "user_name"}
 
 
-def _missing(con: duckdb.DuckDBPyConnection, table: str, column: str, keys: Sequence[str]) -> set[str]:
-    if not keys:
-        return set()
-    marks = ", ".join("?" * len(keys))
-    present = {r[0] for r in con.execute(f"SELECT {column} FROM {table} WHERE {column} IN ({marks})", list(keys)).fetchall()}
-    return set(keys) - present
+def _first_of_each(rows: Sequence[Any], key: str, wanted: set[str]) -> list[Any]:
+    """The rows whose ``key`` is in ``wanted``, one per key (a batch may repeat a shared row)."""
+    out, seen = [], set()
+    for row in rows:
+        k = getattr(row, key)
+        if k in wanted and k not in seen:
+            seen.add(k)
+            out.append(row)
+    return out
+
+
+def _pivot(long: Any, prefix: str, runs: Any, n: int, only_listed: bool) -> dict[str, Any]:
+    """``prefix.key`` columns, aligned to ``runs``, from long (run_id, key, value[, value_type]) rows."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    at = pc.index_in(long["run_id"], value_set=runs["run_id"]).fill_null(-1).to_numpy(zero_copy_only=False)
+    if only_listed:
+        listed = at >= 0
+        long, at = long.filter(pa.array(listed)), at[listed]
+    cols: dict[str, Any] = {}
+    for key in sorted(pc.unique(long["key"]).to_pylist()):
+        mask = pc.equal(long["key"], key)
+        rows = long.filter(mask)
+        cols[f"{prefix}.{key}"] = _column(rows, at[mask.to_numpy(zero_copy_only=False)], n)
+    return cols
+
+
+def _column(rows: Any, at: Any, n: int) -> Any:
+    """One key's values placed at their runs' rows; missing values are NaN."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    keep = at >= 0
+    at = at[keep]
+    values = rows["value"]
+    if "value_type" in rows.column_names:  # params are strings; numbers when logged as numbers
+        types = set(pc.unique(rows["value_type"]).to_pylist())
+        if not types <= {"int", "float"}:
+            out = np.full(n, None, dtype=object)
+            out[at] = values.to_numpy(zero_copy_only=False)[keep]
+            return pd.array(out, dtype="str")
+        whole = types == {"int"} and len(np.unique(at)) == n
+        try:
+            values = pc.cast(values, pa.int64() if whole else pa.float64())
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            whole, values = False, pc.cast(values, pa.float64())  # integers beyond int64
+        if whole:
+            out = np.zeros(n, dtype=np.int64)
+            out[at] = values.to_numpy(zero_copy_only=False)[keep]
+            return out
+    out = np.full(n, np.nan)
+    out[at] = values.to_numpy(zero_copy_only=False)[keep]
+    return out
 
 
 class RunRepository:
     def __init__(self, catalog: Catalog) -> None:
         self.catalog = catalog
-        self._present: set[tuple[str, str]] = set()  # (table, key) rows known to be committed
+        # Content-keyed rows (code, environments, objects) are never rewritten or removed, so
+        # once one is committed this process need not look for it again: a run then costs no
+        # reads at all when its code and environment are unchanged.
+        self._present: dict[str, set[str]] = {"code": set(), "environments": set(), "objects": set()}
+
+    def _missing(self, con: duckdb.DuckDBPyConnection, table: str, column: str,
+                 keys: Sequence[str]) -> set[str]:
+        unknown = list(dict.fromkeys(k for k in keys if k not in self._present[table]))
+        if not unknown:
+            return set()
+        marks = ", ".join("?" * len(unknown))
+        present = {r[0] for r in con.execute(
+            f"SELECT {column} FROM {table} WHERE {column} IN ({marks})", unknown).fetchall()}
+        return set(unknown) - present
 
     def save(self, batch: RunBatch) -> None:
         """Write a run and all its rows in one commit (shared rows only once)."""
@@ -37,10 +99,8 @@ class RunRepository:
 
         def write(con: duckdb.DuckDBPyConnection) -> None:
             for table, column, rows, keys in shared:
-                # Rows this process knows are committed need no lookup (saves a query per table).
-                unknown = [k for k in keys if (table, k) not in self._present]
-                new = _missing(con, table, column, unknown)
-                cat.insert(con, table, [r for r, k in zip(rows, keys, strict=True) if k in new])
+                new = self._missing(con, table, column, keys)
+                cat.insert(con, table, _first_of_each(rows, column, new))
             cat.insert(con, "runs", [batch.run])
             cat.insert(con, "params", batch.params)
             cat.insert(con, "metrics", batch.metrics)
@@ -48,7 +108,8 @@ class RunRepository:
             cat.insert(con, "lineage", batch.lineage)
 
         cat.transaction(write)
-        self._present.update((table, k) for table, _, _, keys in shared for k in keys)
+        for table, _, _, keys in shared:
+            self._present[table].update(keys)
 
     def resolve_id(self, run_ref: str) -> str:
         """Full run id from an id or a unique prefix of one."""
@@ -64,17 +125,44 @@ class RunRepository:
             raise NotFound(f"run prefix {run_ref!r} is ambiguous", hint="give more characters")
         return str(rows[0][0])
 
-    def runs_frame(self, *, limit: int | None = None, sort: str = "started_at", descending: bool = True,
-                   notebook: str | None = None) -> pd.DataFrame:
+    def _runs_select(self, limit: int | None, sort: str, descending: bool,
+                     notebook: str | None) -> tuple[str, list[Any]]:
         if sort not in _SORTABLE:
             raise NbopsError(f"cannot sort by {sort!r}",
                              hint=f"choose one of {', '.join(sorted(_SORTABLE))}, metric.X or param.X")
         where, args = ("WHERE notebook = ?", [notebook]) if notebook else ("", [])
         order = f"ORDER BY {sort} {'DESC' if descending else 'ASC'}, run_id"
         lim = f"LIMIT {int(limit)}" if limit else ""
-        return self.catalog.query(
-            f"SELECT run_id, name, kind, status, user_name, started_at, duration_ms, notebook, "
-            f"execution_count, pipeline_run_id FROM runs {where} {order} {lim}", args)
+        return (f"SELECT run_id, name, kind, status, user_name, started_at, duration_ms, notebook, "
+                f"execution_count, pipeline_run_id FROM runs {where} {order} {lim}", args)
+
+    def runs_frame(self, *, limit: int | None = None, sort: str = "started_at", descending: bool = True,
+                   notebook: str | None = None) -> pd.DataFrame:
+        return self.catalog.query(*self._runs_select(limit, sort, descending, notebook))
+
+    def runs_wide(self, *, limit: int | None = None, sort: str = "started_at", descending: bool = True,
+                  notebook: str | None = None, only_listed: bool = False) -> pd.DataFrame:
+        """:meth:`runs_frame` plus a ``param.X`` column per parameter and a ``metric.Y`` column
+        per metric (its latest value).
+
+        A parameter whose values were all logged as numbers comes back numeric (int64 when
+        all are integers and every listed run has one, float64 otherwise), any other as
+        strings. With ``only_listed`` the columns come from the listed runs' values only,
+        else from all runs'. The three tables are read once, from one snapshot, and pivoted
+        in memory.
+        """
+        sel, args = self._runs_select(limit, sort, descending, notebook)
+        runs, params, metrics = self.catalog.arrow_many([
+            (sel, args),
+            ("SELECT run_id, key, value, value_type FROM params", []),
+            ("SELECT run_id, key, value FROM v_metrics_latest", []),
+        ])
+        frame = self.catalog.query("SELECT * FROM _nbops_runs", frames={"_nbops_runs": runs}, local=True)
+        n = len(frame)
+        cols = {**_pivot(params, "param", runs, n, only_listed), **_pivot(metrics, "metric", runs, n, only_listed)}
+        if not cols:
+            return frame
+        return pd.concat([frame, pd.DataFrame(cols, index=frame.index)], axis=1)
 
     def params_long(self, run_ids: Sequence[str] | None = None) -> pd.DataFrame:
         return self._for_runs("SELECT run_id, key, value, value_type FROM params", run_ids)

@@ -3,7 +3,8 @@
 A fingerprint identifies a value's content without serializing it, so an
 unchanged dataset or model is never written twice. Numeric columns hash
 their raw buffers (tens of GB/s); strings hash Arrow offsets and data when
-they are laid out canonically, and fall back to per-row hashes otherwise.
+they are laid out canonically (object columns of str are converted to Arrow
+first), and fall back to per-row hashes otherwise.
 """
 
 from __future__ import annotations
@@ -17,21 +18,38 @@ import xxhash
 _NUMERIC_KINDS = "biufcmM"
 
 
+def _raw(arr: np.ndarray) -> memoryview:
+    """The bytes of a fixed-width array (datetime64 too, which has no buffer interface)."""
+    return np.ascontiguousarray(arr).reshape(-1).view(np.uint8).data
+
+
 def _update_ndarray(h: xxhash.xxh3_128, arr: np.ndarray) -> None:
     h.update(f"nd|{arr.dtype.str}|{arr.shape}|".encode())
-    if arr.dtype.kind in _NUMERIC_KINDS:
-        # As raw bytes: datetime64/timedelta64 refuse the buffer protocol, a uint8 view does not.
-        h.update(np.ascontiguousarray(arr).reshape(-1).view(np.uint8).data)
-    elif arr.dtype.kind in "OUS":
-        import pandas as pd
-
-        flat = arr.reshape(-1)
-        try:
-            h.update(memoryview(pd.util.hash_array(flat, categorize=False)).cast("B"))
-        except TypeError:
-            h.update(_pickle_digest(flat.tolist()).encode())
+    if arr.dtype.kind in _NUMERIC_KINDS or arr.dtype.kind in "US":  # US: fixed width, canonical
+        h.update(_raw(arr))
+    elif arr.dtype.kind == "O":
+        _update_objects(h, arr.reshape(-1))
     else:
         h.update(_pickle_digest(arr).encode())
+
+
+def _update_objects(h: xxhash.xxh3_128, flat: np.ndarray) -> None:
+    """Python objects: all-string arrays through Arrow's buffers, anything else per row."""
+    import pandas as pd
+    import pyarrow as pa
+
+    try:
+        arr: Any = pa.array(flat)  # infers string only when every item is a str
+    except (pa.ArrowException, TypeError, ValueError, OverflowError):
+        arr = None
+    if arr is not None and arr.null_count == 0 and (pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type)):
+        h.update(b"objstr|")
+        _update_arrow_array(h, arr)
+        return
+    try:
+        h.update(_raw(pd.util.hash_array(flat, categorize=False)))
+    except TypeError:
+        h.update(_pickle_digest(flat.tolist()).encode())
 
 
 def _update_arrow_array(h: xxhash.xxh3_128, arr: Any) -> None:
@@ -42,7 +60,7 @@ def _update_arrow_array(h: xxhash.xxh3_128, arr: Any) -> None:
         arr = arr.combine_chunks() if arr.num_chunks != 1 else arr.chunk(0)
     t = arr.type
     if arr.null_count == 0 and (pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_temporal(t)):
-        h.update(memoryview(arr.to_numpy(zero_copy_only=False)).cast("B"))
+        h.update(_raw(arr.to_numpy(zero_copy_only=False)))
         return
     if arr.null_count == 0 and (pa.types.is_string(t) or pa.types.is_large_string(t)):
         _update_arrow_strings(h, arr, np.int32 if pa.types.is_string(t) else np.int64)
