@@ -105,11 +105,10 @@ def list_runs(hub: WorkspaceHub, q: RunQuery) -> dict[str, Any]:
         total = len(frame)
         page = frame.iloc[q.offset:q.offset + q.limit]
     else:
-        heads = ws.runs_repo.runs_frame(sort=q.sort, descending=not q.ascending, notebook=notebook,
-                                        limit=q.offset + q.limit)
+        frame = ws.runs(sort=q.sort, ascending=q.ascending, notebook=notebook,
+                        limit=q.offset + q.limit)  # reads params and metrics of these runs only
         total = SidebarQueries(ws.catalog).count_runs(notebook)
-        heads = heads.iloc[q.offset:].reset_index(drop=True)
-        page = ws._with_values(heads, heads["run_id"].tolist())
+        page = frame.iloc[q.offset:].reset_index(drop=True)
     rows = records(page)
     tags = SidebarQueries(ws.catalog).run_tags([r["run_id"] for r in rows])
     for r in rows:
