@@ -3,18 +3,37 @@ PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
+JLPM   := $(VENV)/bin/jlpm
+# The built JupyterLab extension (shipped in the wheel; see docs/sidebar.md).
+LABEXT := src/nbops/labextension/static/style.js
 
-.PHONY: venv sysdeps demo test lint bench bench-quick clean
+.PHONY: venv sysdeps demo test lint bench bench-quick clean labextension lab
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml $(LABEXT)
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(PY) -m pip install -q -e '.[test]'
+	touch $(STAMP)
+
+# JupyterLab (for jlpm and `jupyter labextension build`) before the extension is built.
+$(JLPM):
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[test]'
-	touch $(STAMP)
+	$(PY) -m pip install -q 'jupyterlab>=4.6,<5'
+
+# Node (>= 20) builds the sidebar once; pip then finds it built and needs no Node.
+$(LABEXT): $(JLPM) labextension/package.json labextension/yarn.lock $(wildcard labextension/src/*.ts labextension/style/*)
+	cd labextension && PATH="$(CURDIR)/$(VENV)/bin:$$PATH" jlpm install --immutable
+	cd labextension && PATH="$(CURDIR)/$(VENV)/bin:$$PATH" jlpm build:prod
+	touch $(LABEXT)
+
+labextension: $(LABEXT)
+
+# JupyterLab on the example notebooks, with the nbops sidebar.
+lab: venv
+	cd example_notebooks && ../$(VENV)/bin/jupyter lab
 
 venv: $(STAMP)
 
-# Debian packages the tests need (PostgreSQL for team mode); installed when missing.
+# Debian packages the tests need (PostgreSQL for team mode, Chromium for the sidebar); installed when missing.
 sysdeps:
 	sh .ci/sysdeps
 
@@ -22,6 +41,7 @@ demo: venv
 	$(PY) -m nbops.demo
 
 test: venv sysdeps
+	cd labextension && PATH="$(CURDIR)/$(VENV)/bin:$$PATH" jlpm test
 	$(PY) -m pytest -q
 
 lint: venv
@@ -40,4 +60,4 @@ bench-quick: venv
 	$(PY) bench/run_all.py --quick
 
 clean:
-	rm -rf $(VENV) demo-workspace .pytest_cache
+	rm -rf $(VENV) demo-workspace .pytest_cache labextension/node_modules labextension/lib src/nbops/labextension

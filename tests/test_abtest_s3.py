@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import S3Server, s3_config
+from servers import S3Server, s3_config
 from sklearn.linear_model import LogisticRegression
 
 import nbops

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import free_port
+from servers import free_port
 
 import nbops.monitor as mon
 from nbops.errors import NbopsError

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import S3Server, s3_config
+from servers import S3Server, s3_config
 
 import nbops.monitor as mon
 from nbops.monitor.files import LogFiles

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from conftest import S3Server
+from servers import S3Server
 
 from nbops.config import S3Settings, Settings
 from nbops.errors import ObjectCorrupted, ObjectMissing, StoreError

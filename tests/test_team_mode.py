@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from conftest import Postgres, S3Server, s3_config
+from servers import Postgres, S3Server, s3_config
 from workers import team_frame
 
 import nbops

@@ -35,6 +35,8 @@ _RETRYABLE = ("database is locked", "conflict", "busy", "could not serialize", "
 _MAX_ATTEMPTS = 60
 _WRITER_WAIT_S = 120.0  # how long a commit waits for other processes' commits before CatalogBusy
 _INLINE_LIMIT = 64  # rows per statement sent as VALUES; larger batches go through Arrow
+
+
 # DuckLake keeps small inserts ("inlined" rows) in the metadata database, where they read about
 # three times slower than from Parquet; past this many, they are moved to Parquet files.
 _FLUSH_ROWS = 20_000
@@ -127,8 +129,10 @@ class Catalog:
         self._barriers: list[Callable[[], None]] = []
         self._refs = 1
         self._writer = WriterLock(_writer_lock_path(settings))
-        self._commits = 0
         self._con = self._connect()
+        row = self._con.execute("SELECT current_setting('threads')").fetchone()
+        self._threads = int(row[0]) if row else 1
+        self._commits = 0
         try:
             self.schema_version = self._migrate()
         except BaseException:
@@ -262,58 +266,58 @@ class Catalog:
 
     # -- transactions -----------------------------------------------------
     def transaction(self, fn: Callable[[duckdb.DuckDBPyConnection], T]) -> T:
-        """Run ``fn`` in one commit; retry the whole of it on lock conflicts.
-
-        Writes run on one DuckDB thread: a commit is a string of small metadata
-        queries, and spreading them over threads doubles their cost (measured:
-        a run's 6-table commit, 130 vs 65 ms of CPU on 2 cores).
-        """
-        with self._locked() as con:
-            con.execute("SET threads = 1")
-            try:
-                for attempt in range(_MAX_ATTEMPTS):
-                    try:
-                        result = self._attempt(con, fn)
-                        break
-                    except duckdb.Error as exc:
-                        if not _is_retryable(exc):
-                            raise CatalogError(f"catalog write failed: {exc}") from exc
-                        _backoff(attempt)
-                else:
-                    raise CatalogBusy(
-                        f"the catalog stayed locked through {_MAX_ATTEMPTS} attempts",
-                        hint="another process holds it; try again",
-                    )
-            finally:
-                con.execute("RESET threads")
-            self._commits += 1
-            if self._commits % _FLUSH_CHECK_EVERY == 0:
-                self.flush_inlined()
-            return result
+        """Run ``fn`` in one commit; retry the whole of it on lock conflicts."""
+        with self._locked() as con, self._single_threaded():
+            for attempt in range(_MAX_ATTEMPTS):
+                try:
+                    result = self._attempt(con, fn)
+                    break
+                except duckdb.Error as exc:
+                    if not _is_retryable(exc):
+                        raise CatalogError(f"catalog write failed: {exc}") from exc
+                    _backoff(attempt)
+            else:
+                raise CatalogBusy(
+                    f"the catalog stayed locked through {_MAX_ATTEMPTS} attempts",
+                    hint="another process holds it; try again",
+                )
+        self._commits += 1
+        if self._commits % _FLUSH_CHECK_EVERY == 0:
+            self.flush_inlined()
+        return result
 
     def flush_inlined(self, min_rows: int = _FLUSH_ROWS) -> int:
         """Move the rows DuckLake inlined into the metadata database to Parquet files, once
         there are ``min_rows`` of them; the data and its snapshots (time travel) stay as they
-        were. Embedded (SQLite) catalogs only; looked at when the catalog opens and every
-        500 commits. Best effort: returns how many rows moved, 0 when there were too few or
-        another process held the catalog."""
+        were. Embedded (SQLite) catalogs only; best effort: returns how many rows moved, 0
+        when there were too few or another process held the catalog."""
         if not self.settings.is_embedded:
             return 0
         try:
-            with self._locked() as con:
-                row = con.execute(_PENDING_INLINED).fetchone()
+            with self._lock, self._single_threaded():
+                row = self._con.execute(_PENDING_INLINED).fetchone()
                 pending = int(row[0] or 0) - int(row[1] or 0) if row else 0
                 if pending < min_rows:
                     return 0
-                con.execute("SET threads = 1")
-                try:
-                    with self._writer.held():
-                        con.execute(f"CALL ducklake_flush_inlined_data('{LAKE}')").fetchall()
-                finally:
-                    con.execute("RESET threads")
+                with self._writer.held():
+                    self._con.execute(f"CALL ducklake_flush_inlined_data('{LAKE}')").fetchall()
                 return pending
         except (duckdb.Error, CatalogBusy):
             return 0
+
+    @contextmanager
+    def _single_threaded(self) -> Iterator[None]:
+        """Run on the calling thread only: a commit is dozens of tiny metadata queries, for
+        which DuckDB's worker threads add only hand-offs (a third of a commit's time on a
+        busy two-core machine). Reads keep every thread."""
+        if self._threads <= 1:
+            yield
+            return
+        self._con.execute("SET threads = 1")
+        try:
+            yield
+        finally:
+            self._con.execute(f"SET threads = {self._threads}")
 
     def _attempt(self, con: duckdb.DuckDBPyConnection,
                  fn: Callable[[duckdb.DuckDBPyConnection], T]) -> T:
@@ -356,8 +360,8 @@ class Catalog:
     def _read(self, sql: str, params: Sequence[Any] | None, frames: dict[str, Any] | None,
               fetch: Callable[[duckdb.DuckDBPyConnection], T], local: bool) -> T:
         """Run a read with retries; ``frames`` (DataFrames or Arrow tables) are views meanwhile."""
-        with self._locked() as lake:
-            con = lake.cursor() if local else lake
+        with self._locked() as main:
+            con = main.cursor() if local else main
             for name, frame in (frames or {}).items():
                 con.register(name, frame)
             try:

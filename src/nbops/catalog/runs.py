@@ -15,12 +15,15 @@ from nbops.errors import NbopsError, NotFound
 _SORTABLE = {"started_at", "ended_at", "duration_ms", "name", "status", "run_id", "user_name"}
 
 
-def _missing(con: duckdb.DuckDBPyConnection, table: str, column: str, keys: Sequence[str]) -> set[str]:
-    if not keys:
-        return set()
-    marks = ", ".join("?" * len(keys))
-    present = {r[0] for r in con.execute(f"SELECT {column} FROM {table} WHERE {column} IN ({marks})", list(keys)).fetchall()}
-    return set(keys) - present
+def _first_of_each(rows: Sequence[Any], key: str, wanted: set[str]) -> list[Any]:
+    """The rows whose ``key`` is in ``wanted``, one per key (a batch may repeat a shared row)."""
+    out, seen = [], set()
+    for row in rows:
+        k = getattr(row, key)
+        if k in wanted and k not in seen:
+            seen.add(k)
+            out.append(row)
+    return out
 
 
 def _pivot(long: Any, prefix: str, runs: Any, n: int, only_listed: bool) -> dict[str, Any]:
@@ -72,7 +75,20 @@ def _column(rows: Any, at: Any, n: int) -> Any:
 class RunRepository:
     def __init__(self, catalog: Catalog) -> None:
         self.catalog = catalog
-        self._present: set[tuple[str, str]] = set()  # (table, key) rows known to be committed
+        # Content-keyed rows (code, environments, objects) are never rewritten or removed, so
+        # once one is committed this process need not look for it again: a run then costs no
+        # reads at all when its code and environment are unchanged.
+        self._present: dict[str, set[str]] = {"code": set(), "environments": set(), "objects": set()}
+
+    def _missing(self, con: duckdb.DuckDBPyConnection, table: str, column: str,
+                 keys: Sequence[str]) -> set[str]:
+        unknown = list(dict.fromkeys(k for k in keys if k not in self._present[table]))
+        if not unknown:
+            return set()
+        marks = ", ".join("?" * len(unknown))
+        present = {r[0] for r in con.execute(
+            f"SELECT {column} FROM {table} WHERE {column} IN ({marks})", unknown).fetchall()}
+        return set(unknown) - present
 
     def save(self, batch: RunBatch) -> None:
         """Write a run and all its rows in one commit (shared rows only once)."""
@@ -83,10 +99,8 @@ class RunRepository:
 
         def write(con: duckdb.DuckDBPyConnection) -> None:
             for table, column, rows, keys in shared:
-                # Rows this process knows are committed need no lookup (saves a query per table).
-                unknown = [k for k in keys if (table, k) not in self._present]
-                new = _missing(con, table, column, unknown)
-                cat.insert(con, table, [r for r, k in zip(rows, keys, strict=True) if k in new])
+                new = self._missing(con, table, column, keys)
+                cat.insert(con, table, _first_of_each(rows, column, new))
             cat.insert(con, "runs", [batch.run])
             cat.insert(con, "params", batch.params)
             cat.insert(con, "metrics", batch.metrics)
@@ -94,7 +108,8 @@ class RunRepository:
             cat.insert(con, "lineage", batch.lineage)
 
         cat.transaction(write)
-        self._present.update((table, k) for table, _, _, keys in shared for k in keys)
+        for table, _, _, keys in shared:
+            self._present[table].update(keys)
 
     def resolve_id(self, run_ref: str) -> str:
         """Full run id from an id or a unique prefix of one."""
