@@ -203,11 +203,13 @@ def _to_arrow(obj: Any) -> Any:
 def _serialize_table(obj: Any, *, with_bytes: bool = True) -> Serialized:
     meta, shape = _table_meta(obj)
     # DataFrames and arrays describe themselves; Arrow conversion only when it is needed.
-    table = _to_arrow(obj) if with_bytes or meta["type"] in ("series", "arrow") else None
+    table = _to_arrow(obj) if with_bytes or meta["type"] == "arrow" else None
     if meta["type"] == "ndarray":
         schema = {"values": str(obj.dtype)}
     elif meta["type"] == "dataframe":
         schema = {str(c): str(t) for c, t in obj.dtypes.items()}
+    elif meta["type"] == "series":
+        schema = {str(obj.name if obj.name is not None else "__series__"): str(obj.dtype)}
     else:
         assert table is not None
         schema = {f.name: str(f.type) for f in table.schema if not f.name.startswith("__index_level")}
