@@ -7,11 +7,11 @@ as the current user.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from nbops._opened import opened as _opened
 from nbops.governance.errors import (
     PermissionDenied,
     PolicyViolation,
@@ -42,17 +42,6 @@ def __getattr__(name: str) -> Any:
 
         return Governance
     raise AttributeError(f"module 'nbops.governance' has no attribute {name!r}")
-
-
-@contextmanager
-def _opened(ws: Workspace | None) -> Iterator[Workspace]:
-    if ws is not None:
-        yield ws
-        return
-    from nbops.workspace import Workspace
-
-    with Workspace.open() as opened:
-        yield opened
 
 
 def _call(ws: Workspace | None, actor: str | None, fn: Callable[[Governance], T]) -> T:

@@ -7,10 +7,10 @@ directory and act as the current user (``NBOPS_USER`` or the OS user).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from nbops._opened import opened as _opened
 from nbops.registry.service import ModelVersion, Registry
 
 if TYPE_CHECKING:
@@ -23,17 +23,6 @@ T = TypeVar("T")
 
 __all__ = ["ModelVersion", "Registry", "archive", "card", "delete", "history", "load", "models",
            "promote", "register", "resolve", "rollback", "versions"]
-
-
-@contextmanager
-def _opened(ws: Workspace | None) -> Iterator[Workspace]:
-    if ws is not None:
-        yield ws
-        return
-    from nbops.workspace import Workspace
-
-    with Workspace.open() as opened:
-        yield opened
 
 
 def _call(ws: Workspace | None, actor: str | None, fn: Callable[[Registry], T]) -> T:
