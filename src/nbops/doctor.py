@@ -50,7 +50,7 @@ def run_checks(verify_objects: bool = True) -> Iterator[Check]:
         yield Check("catalog", False, str(exc))
         return
     with ws:
-        n = ws.catalog.fetchall("SELECT count(*) FROM runs")[0][0]
+        n = ws.runs_repo.count()
         yield Check("catalog", True, f"schema v{ws.catalog.schema_version}, {n} runs")
         try:
             key, _ = ws.store.put(b"nbops doctor probe")

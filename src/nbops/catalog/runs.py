@@ -111,6 +111,12 @@ class RunRepository:
         for table, _, _, keys in shared:
             self._present[table].update(keys)
 
+    def count(self, notebook: str | None = None) -> int:
+        """How many runs there are (in one notebook, when given)."""
+        where, args = ("WHERE notebook = ?", [notebook]) if notebook else ("", [])
+        rows = self.catalog.fetchall(f"SELECT count(*) FROM runs {where}", args)
+        return int(rows[0][0])
+
     def resolve_id(self, run_ref: str) -> str:
         """Full run id from an id or a unique prefix of one."""
         rows = self.catalog.fetchall(

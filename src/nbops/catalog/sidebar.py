@@ -15,11 +15,6 @@ class SidebarQueries:
     def __init__(self, catalog: Catalog) -> None:
         self.catalog = catalog
 
-    def count_runs(self, notebook: str | None = None) -> int:
-        where, args = ("WHERE notebook = ?", [notebook]) if notebook else ("", [])
-        rows = self.catalog.fetchall(f"SELECT count(*) FROM runs {where}", args)
-        return int(rows[0][0])
-
     def run_tags(self, run_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
         """run_id -> its tags (a dict), for a page of runs."""
         if not run_ids:

@@ -107,7 +107,7 @@ def list_runs(hub: WorkspaceHub, q: RunQuery) -> dict[str, Any]:
     else:
         frame = ws.runs(sort=q.sort, ascending=q.ascending, notebook=notebook,
                         limit=q.offset + q.limit)  # reads params and metrics of these runs only
-        total = SidebarQueries(ws.catalog).count_runs(notebook)
+        total = ws.runs_repo.count(notebook)
         page = frame.iloc[q.offset:].reset_index(drop=True)
     rows = records(page)
     tags = SidebarQueries(ws.catalog).run_tags([r["run_id"] for r in rows])
