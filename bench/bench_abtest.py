@@ -6,7 +6,6 @@ Run directly (``python bench/bench_abtest.py [--quick] [--json]``) to print a ta
 
 from __future__ import annotations
 
-import json
 import os
 import statistics
 import sys
@@ -106,13 +105,9 @@ def run(quick: bool = False) -> list[dict[str, object]]:
 
 
 def main() -> None:
-    rows = run(quick="--quick" in sys.argv)
-    width = max(len(str(r["case"])) for r in rows)
-    print(f"{'case':<{width}}  {'median':>9}  detail")
-    for r in rows:
-        print(f"{r['case']:<{width}}  {float(r['value']):>7.3f} {r['unit']}  {r['detail']}")
-    if "--json" in sys.argv:
-        print(json.dumps(rows, indent=1))
+    from common import print_rows
+
+    print_rows(run(quick="--quick" in sys.argv), sys.argv)
 
 
 if __name__ == "__main__":

@@ -211,3 +211,15 @@ def dir_bytes(path: str | os.PathLike[str]) -> int:
             except OSError:
                 pass
     return total
+
+
+def print_rows(rows: list[dict[str, Any]], argv: list[str]) -> None:
+    """Print a bench module's plain rows (case, value, unit, detail); ``--json`` adds them raw."""
+    import json
+
+    width = max(len(str(r["case"])) for r in rows)
+    print(f"{'case':<{width}}  {'median':>9}  detail")
+    for r in rows:
+        print(f"{r['case']:<{width}}  {float(r['value']):>7.3f} {r['unit']}  {r['detail']}")
+    if "--json" in argv:
+        print(json.dumps(rows, indent=1))
