@@ -308,3 +308,21 @@ def test_a_snapshot_is_the_value_at_the_end_of_its_cell_even_if_changed_right_af
     ws = cells.ws()
     assert ws.load(f"{run_id}/df")["a"].tolist() == [0.0, 1.0, 2.0, 3.0, 4.0]
     assert ws.load(f"{run_id}/reg").coef_[0] == pytest.approx(1.0)
+
+
+def test_trace_of_a_prediction_shows_the_tracked_training_cell(
+        cells: Cells, capsys: pytest.CaptureFixture[str]) -> None:
+    cells("from sklearn.tree import DecisionTreeClassifier\n"
+          "X = pd.DataFrame({'a': np.arange(40.0), 'b': np.arange(40.0) % 3})\ny = (X.a > 20).astype(int)")
+    assert cells("%%track -n fit\ndepth = 2\nclf = DecisionTreeClassifier(max_depth=depth).fit(X, y)").success
+    cells.ws()
+    run = cells("%nbops register clf churn")
+    assert run.success
+    cells("import nbops.monitor\n"
+          "rid = nbops.monitor.log_predictions('churn@latest', X.head(1), clf.predict(X.head(1)))[0]\n"
+          "nbops.monitor.flush()")
+    capsys.readouterr()
+    assert cells(f"%nbops trace {cells.ns['rid']}").success
+    out = capsys.readouterr().out
+    assert "model version churn@v1" in out and "max_depth=depth" in out  # the cell's own code
+    assert "⚠ read X: hidden state (untracked)" in out and "data X (not written by a tracked run)" in out

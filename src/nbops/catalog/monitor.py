@@ -135,6 +135,17 @@ class MonitorRepository:
                   SELECT p.prediction, p.score, o.y_true FROM p JOIN o USING (request_id)"""
         return self.catalog.query(sql, [*_window_params(since, until), since])
 
+    def requests(self, scan: str, request_id: str, limit: int = 2) -> list[dict[str, Any]]:
+        """Logged predictions whose request id is ``request_id`` or starts with it."""
+        sql = (f"SELECT * FROM {scan} WHERE request_id = ? OR starts_with(request_id, ?) "
+               f"ORDER BY request_id = ? DESC, ts LIMIT {int(limit)}")
+        return self.catalog.query(sql, [request_id, request_id, request_id]).to_dict("records")
+
+    def outcomes_of(self, outcome_scan: str, request_id: str) -> list[dict[str, Any]]:
+        """Every outcome logged for one request, oldest first."""
+        return self.catalog.query(f"SELECT ts, y_true FROM {outcome_scan} WHERE request_id = ? "
+                                  "ORDER BY ts", [request_id]).to_dict("records")
+
     def timeline(self, scan: str, since: datetime, until: datetime, bucket_s: int) -> pd.DataFrame:
         sql = f"""SELECT time_bucket(to_seconds({int(bucket_s)}), ts, ?::TIMESTAMPTZ) AS bucket,
                   count(*) AS n, count(error) / count(*) AS error_rate,

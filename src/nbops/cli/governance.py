@@ -1,4 +1,4 @@
-"""``nbops request/requests/approve/reject/validate/roles/policy/audit``: governance."""
+"""``nbops request/requests/approve/reject/validate/roles/policy/audit/trace``: governance."""
 
 from __future__ import annotations
 
@@ -226,3 +226,16 @@ def audit_log(model: str | None, limit: int) -> None:
         df = gov.audit_log(model, limit)
     _table(df.drop(columns=["prev_hash"]).assign(hash=df["hash"].str[:12]) if not df.empty else df,
            "the audit log is empty")
+
+
+@main.command()
+@click.argument("request_id")
+@click.option("--json", "as_json", is_flag=True, help="print the trace as JSON")
+def trace(request_id: str, as_json: bool) -> None:
+    """Trace a logged prediction to model version → run → data → code."""
+    from nbops.governance.trace import trace as trace_request
+    from nbops.workspace import Workspace
+
+    with Workspace.open(create=False) as ws:
+        t = trace_request(request_id, ws=ws)
+    click.echo(json.dumps(t.to_dict(), indent=2, default=str) if as_json else str(t))

@@ -33,7 +33,7 @@ T = TypeVar("T")
 __all__ = ["Action", "Decision", "Governance", "MetricGate", "PermissionDenied", "Policy",
            "PolicyViolation", "RegistryConflict", "RequestInvalidated", "Resource", "Role", "approve",
            "audit_log", "authorize", "export_audit", "grant", "pending", "record_validation", "reject",
-           "request_promotion", "roles", "set_policy", "verify_audit"]
+           "request_promotion", "roles", "set_policy", "trace", "verify_audit"]
 
 
 def __getattr__(name: str) -> Any:
@@ -41,6 +41,10 @@ def __getattr__(name: str) -> Any:
         from nbops.governance.service import Governance
 
         return Governance
+    if name == "trace":
+        from nbops.governance.trace import trace
+
+        return trace
     raise AttributeError(f"module 'nbops.governance' has no attribute {name!r}")
 
 

@@ -76,5 +76,14 @@ def _audit(m: NbopsMagics, args: list[str]) -> Any:
     raise UsageError("usage: %nbops audit [log|verify]")
 
 
+def _trace(m: NbopsMagics, args: list[str]) -> None:
+    from nbops.governance.trace import trace
+
+    if len(args) != 1:
+        raise UsageError("usage: %nbops trace REQUEST_ID")
+    print(trace(args[0], ws=m.session.ws))
+
+
 COMMANDS = {"models": _models, "register": _register, "promote": _promote,
-            "rollback": _rollback, "request": _request, "approve": _approve, "audit": _audit}
+            "rollback": _rollback, "request": _request, "approve": _approve, "audit": _audit,
+            "trace": _trace}

@@ -17,7 +17,7 @@ import threading
 import time
 import uuid
 import weakref
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -25,11 +25,15 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
+from nbops import _aliases
 from nbops.errors import NotFound
 from nbops.monitor.files import COMPACT_MIN_FILES, LogFiles
 
 log = logging.getLogger("nbops.monitor")
 FEATURE_PREFIX = "f__"
+# How long a resolved ``name@alias`` is trusted when no alias moved in this process (moves made
+# by other processes are seen after at most this long).
+RESOLVE_TTL_S = 5.0
 
 
 @dataclass
@@ -72,6 +76,9 @@ def _features(features: Any) -> tuple[list[str], list[pa.Array]]:
     if isinstance(features, pa.Table):
         return ([FEATURE_PREFIX + c for c in features.column_names],
                 [c.combine_chunks() for c in features.columns])
+    if isinstance(features, Mapping):  # column name -> values
+        return ([FEATURE_PREFIX + str(c) for c in features],
+                [pa.array(np.asarray(v).ravel()) for v in features.values()])
     if hasattr(features, "columns"):  # a DataFrame
         names = [FEATURE_PREFIX + str(c) for c in features.columns]
         return names, [pa.array(features[c].to_numpy()) if features[c].dtype.kind in "biuf"
@@ -90,7 +97,7 @@ class PredictionLogger:
                  max_buffer_rows: int = 5_000_000, compact_min_files: int = COMPACT_MIN_FILES) -> None:
         self.files = files
         self._resolve = resolve or (lambda ref: (ref.split("@", 1)[0], None))
-        self._resolved: dict[str, tuple[float, tuple[str, int | None]]] = {}
+        self._resolved: dict[str, tuple[int, float, tuple[str, int | None]]] = {}
         self.flush_rows, self.flush_interval_s = flush_rows, flush_interval_s
         self.max_buffer_rows, self.compact_min_files = max_buffer_rows, compact_min_files
         self._buffers: dict[tuple[str, str | None], list[pa.Table]] = {}
@@ -153,15 +160,15 @@ class PredictionLogger:
     # -- internals ----------------------------------------------------------
     def _model(self, ref: str) -> tuple[str, int | None]:
         hit = self._resolved.get(ref)
-        if hit is not None and time.monotonic() - hit[0] < 60:
-            return hit[1]
+        if hit is not None and hit[0] == _aliases.epoch() and time.monotonic() - hit[1] < RESOLVE_TTL_S:
+            return hit[2]
         try:
             value = self._resolve(ref)
         except Exception as exc:  # an unregistered model is still logged, without a version
             if not isinstance(exc, NotFound):
                 self._fail("resolve", exc)
             value = (ref.split("@", 1)[0], None)
-        self._resolved[ref] = (time.monotonic(), value)
+        self._resolved[ref] = (_aliases.epoch(), time.monotonic(), value)
         return value
 
     def _prediction_table(self, model: str, features: Any, predictions: Any, scores: Any,

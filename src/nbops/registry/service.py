@@ -145,7 +145,13 @@ class Registry(Governed):
                            "reason": reason, "request": request_id, "approvers": approvers,
                            "policy_seq": policy_seq}, row)
 
-        return self._version_record(self.change(fn))
+        return self._moved(self.change(fn))
+
+    def _moved(self, row: dict[str, Any]) -> ModelVersion:
+        from nbops import _aliases
+
+        _aliases.moved()
+        return self._version_record(row)
 
     def _facts(self, con: Con, row: dict[str, Any], alias: str, policy: Policy,
                policy_seq: int) -> tuple[PromotionFacts, str | None]:
@@ -201,7 +207,7 @@ class Registry(Governed):
                           {"model": name, "alias": alias, "version": target, "previous": current,
                            "reason": reason}, row)
 
-        return self._version_record(self.change(fn))
+        return self._moved(self.change(fn))
 
     # -- archive and delete -------------------------------------------------
     def archive(self, name: str, version: int | str, reason: str = "") -> None:
