@@ -54,14 +54,15 @@ class Workspace:
         self.close()
 
     # -- objects seen by this process (fingerprint -> stored object) ---------
-    def known_object(self, fp: str) -> tuple[str, str, int] | None:
+    def known_object(self, fp: str, *, query: bool = True) -> tuple[str, str, int] | None:
         """The stored object holding content ``fp``, if the catalog has one and the store too.
 
         A catalog hit whose object has gone from the store counts as unknown, so logging
         the value again stores it again (how a user repairs what `nbops doctor` reports).
+        With ``query=False`` only objects this process has already seen are looked at.
         """
         hit = self._objects.get(fp)
-        if hit is None:
+        if hit is None and query:
             hit = self.artifacts.object_for_fingerprint(fp)
             if hit is None or not self.store.exists(hit[0]):
                 return None

@@ -222,6 +222,16 @@ class RunRepository:
             "AND version IS NOT NULL", [name])
         return {str(r[0]): int(r[1]) for r in rows}
 
+    def all_model_versions(self) -> dict[str, dict[str, int]]:
+        """name -> fingerprint -> version of every model in the catalog."""
+        rows = self.catalog.fetchall(
+            "SELECT DISTINCT name, fingerprint, version FROM v_artifacts WHERE kind = 'model' "
+            "AND version IS NOT NULL")
+        out: dict[str, dict[str, int]] = {}
+        for name, fp, version in rows:
+            out.setdefault(str(name), {})[str(fp)] = int(version)
+        return out
+
     def lineage_edges(self, run_id: str) -> pd.DataFrame:
         return self.catalog.query(
             "SELECT src_kind, src_ref, dst_kind, dst_ref, relation FROM lineage WHERE run_id = ? "

@@ -193,17 +193,22 @@ class Run:
         if size is not None and size > self.ws.settings.max_object_bytes:
             return self._skipped(name, desc.kind, role, desc.py_type, self._too_big(size), desc)
         fp = fp or fingerprint(value)
-        known = self.ws.known_object(fp) if fp else None
-        if known is not None:
-            key, fmt, nbytes = known
-            self.objects.append(ObjectRow(key, fp, fmt, nbytes, _now()))
-            return self._add(name, desc.kind, role, key, fp, fmt, desc, nbytes)
+        if fp and (seen := self.ws.known_object(fp, query=not defer)) is not None:
+            return self._reuse(seen, name, role, fp, desc)
         if defer and (size or 0) <= _DEFER_MAX_BYTES and serializers.is_safely_serializable(value):
             frozen = _frozen_copy(value)
-            if frozen is not None:
+            if frozen is not None:  # the catalog is asked whether it is known at save time
                 self._deferred.append((frozen, name, role, trust, fp, desc))
                 return None
+        if defer and fp and (known := self.ws.known_object(fp)) is not None:
+            return self._reuse(known, name, role, fp, desc)
         return self._store(value, name, role, trust, fp, desc)
+
+    def _reuse(self, known: tuple[str, str, int], name: str, role: str, fp: str,
+               desc: serializers.Serialized) -> ArtifactRow:
+        key, fmt, nbytes = known
+        self.objects.append(ObjectRow(key, fp, fmt, nbytes, _now()))
+        return self._add(name, desc.kind, role, key, fp, fmt, desc, nbytes)
 
     def _store(self, value: Any, name: str, role: str, trust: bool, fp: str | None,
                desc: serializers.Serialized) -> ArtifactRow:
@@ -221,7 +226,11 @@ class Run:
 
     def _store_deferred(self) -> None:
         while self._deferred:
-            self._store(*self._deferred.pop(0))
+            value, name, role, trust, fp, desc = self._deferred.pop(0)
+            if fp and (known := self.ws.known_object(fp)) is not None:
+                self._reuse(known, name, role, fp, desc)
+            else:
+                self._store(value, name, role, trust, fp, desc)
 
     def _too_big(self, size: int) -> str:
         limit = self.ws.settings.max_object_bytes

@@ -11,6 +11,7 @@ break the user's code: every failure becomes a warning on the summary.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, MutableMapping
 from dataclasses import dataclass, field
@@ -82,6 +83,9 @@ class TrackingSession:
         self.committer = Committer(background)
         self._barrier_set = False
         self._versions: dict[str, dict[str, int]] = {}  # model name -> fingerprint -> version
+        self._versions_ready = threading.Event()
+        self._versions_ready.set()  # until a prefetch starts
+        self._all_versions = False  # the prefetch read every model's versions
         self.lineage = Lineage()
         self._warmed = False
         self.cache = nsp.FingerprintCache()
@@ -118,7 +122,29 @@ class TrackingSession:
         if not self._warmed:
             self._warmed = True
             _warm_serializers()
+            self._prefetch_versions()
         return TrackedCell(self, ctx, options, ns)
+
+    def _prefetch_versions(self) -> None:
+        """Read every model's versions while the first tracked cell runs (not on its path)."""
+        try:
+            ws = self.ws  # opened here, on the caller's thread
+        except Exception:  # the cell reports it; model_version() falls back to queries
+            return
+
+        def load() -> None:
+            try:
+                found = ws.runs_repo.all_model_versions()
+                for name, versions in found.items():
+                    self._versions.setdefault(name, versions)
+                self._all_versions = True
+            except Exception:  # model_version() falls back to one query per name
+                pass
+            finally:
+                self._versions_ready.set()
+
+        self._versions_ready.clear()
+        threading.Thread(target=load, name="nbops-versions", daemon=True).start()
 
     def flush(self) -> None:
         """Wait for queued commits (before reading the catalog)."""
@@ -138,7 +164,10 @@ class TrackingSession:
         """The version a model's content has (or gets) under ``name``; one query per name."""
         if fp is None:
             return None
+        self._versions_ready.wait(30)
         known = self._versions.get(name)
+        if known is None and self._all_versions:
+            known = self._versions[name] = {}  # a model name the catalog has not seen yet
         if known is None:
             self.flush()
             known = self._versions[name] = self.ws.runs_repo.model_versions(name)
@@ -387,7 +416,6 @@ class TrackedCell:
 
 def _warm_serializers() -> None:
     """Import skops (seconds) in the background while the first tracked cell runs."""
-    import threading
 
     def load() -> None:
         try:
