@@ -43,6 +43,10 @@ def test_parameters_and_run_id_reach_the_notebook(ws, tmp_path: Path) -> None:
     tracked = ws.runs(notebook=str(nb.resolve()))
     assert tracked["pipeline_run_id"].tolist() == [result.id]
     assert tracked["name"].tolist() == ["in_pipeline"] and tracked["metric.doubled"].tolist() == [14]
+    # ... and knows which cell of the notebook it was (its id, as JupyterLab would send it).
+    source_ids = [c.id for c in nbformat.read(nb, as_version=4).cells if "%%track" in c.source]
+    cells = ws.sql("SELECT cell_id FROM runs WHERE pipeline_run_id = ?", [result.id])
+    assert cells["cell_id"].tolist() == source_ids
 
 
 def test_failing_cell_is_reported_with_index_and_error(ws, tmp_path: Path) -> None:

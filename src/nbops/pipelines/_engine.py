@@ -25,11 +25,12 @@ class CellProgress:
     guard: KernelGuard | None = None
     total: int = 0
     current: int | None = None
+    current_id: str | None = None
     started: float = 0.0
     timings: list[tuple[int, float]] = field(default_factory=list)
 
-    def start(self, index: int | None) -> None:
-        self.current = index
+    def start(self, index: int | None, cell_id: str | None = None) -> None:
+        self.current, self.current_id = index, cell_id
         self.started = time.perf_counter()
 
     def done(self, cell: Any, index: int | None, failed: bool) -> None:
@@ -57,7 +58,7 @@ def _engine_class() -> type:
                 nb_man.cell_start, nb_man.cell_exception, nb_man.cell_complete)
 
             def on_start(cell: Any, cell_index: int | None = None, **kw: Any) -> None:
-                progress.start(cell_index)
+                progress.start(cell_index, cell.get("id"))
                 cell_start(cell, cell_index, **kw)
 
             def on_exception(cell: Any, cell_index: int | None = None, **kw: Any) -> None:
@@ -109,7 +110,8 @@ def execute(input_path: str, output_path: str, parameters: dict[str, Any], *, ke
         input_path, output_path, parameters=parameters, engine_name=ENGINE_NAME,
         kernel_name=kernel, progress_bar=False, start_timeout=start_timeout,
         execution_timeout=cell_timeout,
-        kernel_manager_class=kernel_manager_class(env, cwd, guard, kernel_log),
+        kernel_manager_class=kernel_manager_class(env, cwd, guard, kernel_log,
+                                                  cell_id=lambda: progress.current_id),
         nbops_progress=progress,
         # Widget state embeds plotly.js (~5 MB per figure); outputs keep their HTML fallback.
         store_widget_state=False,

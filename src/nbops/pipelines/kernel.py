@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import signal
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -79,15 +80,24 @@ def tail(path: Path | None, lines: int = 20) -> str | None:
 
 
 def kernel_manager_class(env: dict[str, str], cwd: str | None, guard: KernelGuard,
-                         log_path: Path | None = None) -> type:
+                         log_path: Path | None = None,
+                         cell_id: Callable[[], str | None] | None = None) -> type:
     """An AsyncKernelManager subclass that starts the kernel with ``env`` in ``cwd`` and reports it.
 
     The kernel process's own stdout/stderr (not the cells' output, which papermill
     captures) go to ``log_path``: crash messages stay available after the run.
+    ``cell_id()`` names the cell being executed: it is sent with each execute request
+    (``metadata.cellId``, as JupyterLab does), so tracked cells know their cell id.
     """
     from jupyter_client.manager import AsyncKernelManager
 
     class RunKernelManager(AsyncKernelManager):
+        def client(self, **kw: Any) -> Any:
+            kc = AsyncKernelManager.client(self, **kw)
+            if cell_id is not None:
+                _send_cell_ids(kc, cell_id)
+            return kc
+
         async def start_kernel(self, **kw: Any) -> None:  # type: ignore[override]
             kw["env"] = env
             if cwd is not None:
@@ -103,3 +113,17 @@ def kernel_manager_class(env: dict[str, str], cwd: str | None, guard: KernelGuar
             guard.attach(getattr(provisioner, "process", None))
 
     return RunKernelManager
+
+
+def _send_cell_ids(kc: Any, cell_id: Callable[[], str | None]) -> None:
+    """Add ``metadata.cellId`` to the execute requests ``kc`` sends (nbclient sends none)."""
+    msg = kc.session.msg
+
+    def with_cell_id(msg_type: str, content: Any = None, parent: Any = None, header: Any = None,
+                     metadata: dict[str, Any] | None = None) -> Any:
+        current = cell_id() if msg_type == "execute_request" else None
+        if current:
+            metadata = {**(metadata or {}), "cellId": current}
+        return msg(msg_type, content, parent, header, metadata)
+
+    kc.session.msg = with_cell_id
