@@ -27,9 +27,11 @@ $(LABEXT): $(JLPM) labextension/package.json labextension/yarn.lock $(wildcard l
 
 labextension: $(LABEXT)
 
-# JupyterLab on the example notebooks, with the nbops sidebar.
+# JupyterLab on the example notebooks, with the nbops sidebar; on the demo's workspace
+# once `make demo` has made one.
 lab: venv
-	cd example_notebooks && ../$(VENV)/bin/jupyter lab
+	cd example_notebooks && if [ -d ../demo-workspace/.nbops ]; then \
+	  export NBOPS_HOME="$(CURDIR)/demo-workspace/.nbops"; fi; ../$(VENV)/bin/jupyter lab
 
 venv: $(STAMP)
 
