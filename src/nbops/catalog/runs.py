@@ -93,9 +93,10 @@ class RunRepository:
     def save(self, batch: RunBatch) -> None:
         """Write a run and all its rows in one commit (shared rows only once)."""
         cat = self.catalog
-        shared = [("code", "code_hash", batch.code, [c.code_hash for c in batch.code]),
-                  ("environments", "env_hash", batch.envs, [e.env_hash for e in batch.envs]),
-                  ("objects", "object_key", batch.objects, [o.object_key for o in batch.objects])]
+        shared: list[tuple[str, str, Sequence[Any], list[str]]] = [
+            ("code", "code_hash", batch.code, [c.code_hash for c in batch.code]),
+            ("environments", "env_hash", batch.envs, [e.env_hash for e in batch.envs]),
+            ("objects", "object_key", batch.objects, [o.object_key for o in batch.objects])]
 
         def write(con: duckdb.DuckDBPyConnection) -> None:
             for table, column, rows, keys in shared:

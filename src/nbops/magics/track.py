@@ -6,6 +6,7 @@ import os
 import shlex
 from typing import Any
 
+from IPython.core.interactiveshell import InteractiveShell
 from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
 
@@ -31,6 +32,8 @@ def _has_await(shell: Any, body: str) -> bool:
 @magics_class
 class NbopsMagics(Magics):
     """Holds this kernel's TrackingSession (workspace, lineage, fingerprint cache)."""
+
+    shell: InteractiveShell  # always set: the extension is loaded into a shell
 
     def __init__(self, shell: Any, session: TrackingSession | None = None) -> None:
         super().__init__(shell)

@@ -23,7 +23,7 @@ _pkg_cache: dict[int, dict[str, str]] = {}
 def _distributions() -> dict[str, list[str]]:
     from importlib.metadata import packages_distributions
 
-    return packages_distributions()
+    return dict(packages_distributions())
 
 
 def imported_packages() -> dict[str, str]:

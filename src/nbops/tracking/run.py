@@ -156,11 +156,16 @@ class Run:
         if not serializers.is_table(value):
             raise UnsupportedObject(f"{serializers.type_name(value)} is not a dataset",
                                     hint="log DataFrames, Series, numpy arrays or Arrow tables")
-        return self.log_value(value, name, role=role)
+        return self._logged(self.log_value(value, name, role=role))
 
     def log_model(self, model: Any, name: str, *, trust: bool = False) -> ArtifactRow:
         """Store a fitted estimator (skops), with its get_params() as hyperparameters."""
-        return self.log_value(model, name, role=Role.OUTPUT, trust=trust)
+        return self._logged(self.log_value(model, name, role=Role.OUTPUT, trust=trust))
+
+    @staticmethod
+    def _logged(row: ArtifactRow | None) -> ArtifactRow:
+        assert row is not None  # only defer=True postpones the row, and these never defer
+        return row
 
     def log_artifact(self, path: str | os.PathLike[str], name: str | None = None) -> ArtifactRow:
         """Store a file's bytes under ``name`` (its file name by default)."""

@@ -65,13 +65,13 @@ class ScriptTrack:
         return self.cell.run
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> bool:
+                 tb: TracebackType | None) -> None:
         assert self.cell is not None
         self.summary = self.cell.finish(exc)
         if not self.cell.options.quiet:
             for line in self.summary.lines():
                 print(line, file=sys.stderr)
-        return False  # errors in the block propagate
+        # returns None: errors in the block propagate
 
 
 def track(name: str | None = None, *, namespace: MutableMapping[str, Any] | None = None,
