@@ -19,8 +19,9 @@ from nbops.gates.context import GateContext
 from nbops.gates.data_rules import check, drift, nulls, schema
 from nbops.gates.metrics import METRICS
 from nbops.gates.report import GateOutcome, GatesFailed, ValidationResult
+from nbops.gates.results import results
 from nbops.gates.rules import Rule, metric, slices
 from nbops.gates.validate import validate
 
 __all__ = ["METRICS", "GateContext", "GateOutcome", "GatesFailed", "Rule", "ValidationResult", "check",
-           "drift", "metric", "nulls", "schema", "slices", "validate"]
+           "drift", "metric", "nulls", "results", "schema", "slices", "validate"]
