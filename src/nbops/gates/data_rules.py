@@ -30,7 +30,8 @@ def _no_training(ctx: GateContext) -> str:
 
 @dataclass
 class SchemaRule(Rule):
-    """X has exactly the training data's columns, with the same dtypes."""
+    """X has exactly the training data's columns, with the same dtypes. Training columns the
+    model does not take (the label, ids: not in its ``feature_names_in_``) are left out."""
 
     kind: ClassVar[str] = "schema"
     name: str
@@ -43,7 +44,9 @@ class SchemaRule(Rule):
             if names is None:
                 return self.outcome(False, _no_training(ctx))
             expected, source = {str(n): None for n in names}, "the model's feature_names_in_"
-        expected = {c: t for c, t in expected.items() if c != ctx.label}
+        takes = getattr(ctx.model, "feature_names_in_", None)
+        kept = None if takes is None else {str(n) for n in takes}
+        expected = {c: t for c, t in expected.items() if c != ctx.label and (kept is None or c in kept)}
         actual = {str(c): str(t) for c, t in ctx.X.dtypes.items() if str(c) != ctx.label}
         missing = [c for c in expected if c not in actual]
         extra = [c for c in actual if c not in expected]
