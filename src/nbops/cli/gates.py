@@ -29,7 +29,7 @@ def gates_show(ref: str, history: bool, as_json: bool) -> None:
         click.echo(f"no validation gate results recorded for {ref}")
         return
     if as_json:
-        click.echo(frame.to_json(orient="records", lines=True, date_format="iso"))
+        click.echo(frame.to_json(orient="records", lines=True, date_format="iso").rstrip("\n"))
     else:
         click.echo(f"{ref}: v{frame['version'].iloc[0]}, {len(frame)} gate result(s)")
         width = int(frame["gate"].str.len().max())
