@@ -37,7 +37,8 @@ class SchemaRule(Rule):
     name: str
 
     def evaluate(self, ctx: GateContext) -> GateOutcome:
-        expected = ctx.training_schema()
+        recorded = ctx.training_schema()
+        expected: dict[str, str | None] | None = dict(recorded) if recorded is not None else None
         source = ctx.describe_training()
         if expected is None:
             names = getattr(ctx.model, "feature_names_in_", None)
