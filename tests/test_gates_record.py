@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner
 from gates_support import production_and_candidate
 
-from nbops import gates
+from nbops import gates, registry
 from nbops.cli import main
 from nbops.errors import NbopsError
 from nbops.governance import Governance, Policy, PolicyViolation
@@ -68,6 +68,9 @@ def test_on_pass_promotes_requests_or_leaves_the_alias(workspace) -> None:
     res = gates.validate("m@v2", (X, y), rules=rules, promote_to="production", ws=workspace)
     assert res.promotion == "promoted m v2 to production (policy on_pass=promote)"
     assert Registry(workspace).resolve("m@production").version == 2
+    assert "accuracy = " in registry.card("m@v2", ws=workspace).markdown  # the card shows summaries
+    with pytest.raises(NbopsError, match="invalid alias 'v9'"):
+        gates.validate("m@v2", (X, y), rules=rules, promote_to="v9", ws=workspace)
     with pytest.raises(NbopsError, match="on_pass must be one of"):
         Policy.from_dict({"on_pass": "deploy"})
 

@@ -44,6 +44,10 @@ def validate(candidate: str | ModelVersion, data: Any, *, rules: Sequence[Any],
     """
     checked = _check_rules(rules)
     X, y = _split_data(data, checked)
+    if promote_to is not None:
+        from nbops.governance.context import check_alias
+
+        check_alias(promote_to)
     with opened(ws) as w:
         from nbops.governance.service import Governance
         from nbops.registry.service import Registry
