@@ -55,8 +55,7 @@ def validate(candidate: str | ModelVersion, data: Any, *, rules: Sequence[Any],
         reg = Registry(w, actor)
         mv = _candidate(reg, candidate)
         base = _baseline(reg, against, checked)
-        ctx = GateContext(w, mv, reg.load(mv.ref, trust=trust), X, y, base,
-                          reg.load(base.ref, trust=trust) if base else None)
+        ctx = GateContext(w, mv, _load(w, mv, trust), X, y, base, _load(w, base, trust) if base else None)
         result = ValidationResult(mv.name, mv.version, against, base.version if base else None,
                                   len(X), [_evaluate(rule, ctx) for rule in checked])
         gov = Governance(w, reg.actor)
@@ -126,6 +125,13 @@ def _baseline(reg: Registry, against: str | None, rules: list[Rule]) -> ModelVer
         if reg.models.model(None, parse_ref(against).name) is None:
             raise
         return None  # the model exists, the alias has no holder yet: nothing to compare with
+
+
+def _load(ws: Workspace, mv: ModelVersion, trust: bool) -> Any:
+    """The model object of an already-resolved version (``Registry.load`` would resolve again)."""
+    from nbops.store.serializers import deserialize
+
+    return deserialize(ws.store.get(mv.object_key), mv.format, trust=trust)
 
 
 def _evaluate(rule: Rule, ctx: GateContext) -> GateOutcome:
