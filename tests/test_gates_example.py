@@ -6,11 +6,13 @@ from __future__ import annotations
 from pathlib import Path
 
 from _pipelines_util import ws_fixture  # noqa: F401
+from click.testing import CliRunner
 from sklearn.datasets import load_breast_cancer
 from sklearn.model_selection import train_test_split
 from sklearn.tree import DecisionTreeClassifier
 
 from nbops import governance, pipelines, registry
+from nbops.cli import main
 from nbops.gates import results
 
 NOTEBOOK = Path(__file__).resolve().parents[1] / "example_notebooks" / "03_retraining_pipeline.ipynb"
@@ -52,3 +54,6 @@ def test_retraining_pipeline_promotes_only_when_the_gates_pass(ws, tmp_path: Pat
     assert registry.resolve("cancer-rf@production", ws=ws).version == 2
     failed = results("cancer-rf@v3", ws=ws).set_index("gate")["passed"]
     assert not failed["metric:accuracy"] and failed["schema"]
+    shown = CliRunner().invoke(main, ["pipeline", "show", bad.id]).output
+    assert "GatesFailed: cancer-rf@v3 failed validation gate(s)" in shown
+    assert "  FAIL  metric:accuracy" in shown and "  ok    schema" in shown

@@ -92,3 +92,6 @@ def test_gates_show_lists_the_recorded_results(workspace) -> None:
     assert [json.loads(line)["gate"] for line in good.output.splitlines()] == ["schema"]
     none = runner.invoke(main, ["gates", "show", "m@v3"])
     assert none.exit_code != 0 and "m has no version 3" in none.output
+    policy = runner.invoke(main, ["policy", "set", "m", "production", "--gate", "schema", "--on-pass", "request"])
+    assert policy.exit_code == 0, policy.output
+    assert Governance(workspace).policy("m", "production") == Policy(gates=("schema",), on_pass="request")
