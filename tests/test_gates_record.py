@@ -12,7 +12,7 @@ from gates_support import production_and_candidate
 from nbops import gates, registry
 from nbops.cli import main
 from nbops.errors import NbopsError
-from nbops.governance import Governance, Policy, PolicyViolation
+from nbops.governance import Governance, PermissionDenied, Policy, PolicyViolation
 from nbops.registry import Registry
 
 
@@ -71,6 +71,9 @@ def test_on_pass_promotes_requests_or_leaves_the_alias(workspace) -> None:
     assert "accuracy = " in registry.card("m@v2", ws=workspace).markdown  # the card shows summaries
     with pytest.raises(NbopsError, match="invalid alias 'v9'"):
         gates.validate("m@v2", (X, y), rules=rules, promote_to="v9", ws=workspace)
+    gov.grant("vic", "viewer")
+    with pytest.raises(PermissionDenied):
+        gates.validate("m@v2", (X, y), rules=rules, ws=workspace, actor="vic")
     with pytest.raises(NbopsError, match="on_pass must be one of"):
         Policy.from_dict({"on_pass": "deploy"})
 

@@ -49,11 +49,13 @@ def validate(candidate: str | ModelVersion, data: Any, *, rules: Sequence[Any],
 
         check_alias(promote_to)
     with opened(ws) as w:
+        from nbops.governance.identity import Action, Resource
         from nbops.governance.service import Governance
         from nbops.registry.service import Registry
 
         reg = Registry(w, actor)
         mv = _candidate(reg, candidate)
+        reg.require(None, Action.RECORD_VALIDATION, Resource(mv.name))  # before any work
         base = _baseline(reg, against, checked)
         ctx = GateContext(w, mv, _load(w, mv, trust), X, y, base, _load(w, base, trust) if base else None)
         result = ValidationResult(mv.name, mv.version, against, base.version if base else None,
