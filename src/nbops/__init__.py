@@ -42,7 +42,7 @@ _LAZY = {
 }
 
 
-_SUBPACKAGES = {"registry", "governance", "pipelines", "monitor", "abtest"}
+_SUBPACKAGES = {"registry", "governance", "pipelines", "gates", "monitor", "abtest"}
 # `from nbops import show`: dashboards (plotly and ipywidgets load only when one is built);
 # `nbops.ab`: A/B experiments.
 _MODULES = {"show": "nbops.widgets.show", "ab": "nbops.abtest"}

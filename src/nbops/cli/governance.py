@@ -161,14 +161,16 @@ def _metric_gates(absolute: tuple[str, ...], relative: tuple[str, ...]) -> list[
 @click.option("--separation/--no-separation", default=True, show_default=True,
               help="the author or requester cannot approve")
 @click.option("--approval-ttl-hours", type=float, help="approvals expire after this many hours")
+@click.option("--on-pass", type=click.Choice(["promote", "request"]),
+              help="what gates.validate(..., promote_to=ALIAS) does with a passing version")
 def policy_set(name: str, alias: str, promote_role: str, approver_role: str, approvals: int,
                gates: tuple[str, ...], metrics: tuple[str, ...], relative: tuple[str, ...],
-               separation: bool, approval_ttl_hours: float | None) -> None:
+               separation: bool, approval_ttl_hours: float | None, on_pass: str | None) -> None:
     """Set the policy for promotions of NAME (or "*" for every model) to ALIAS (admins only)."""
     spec = {"promote_role": promote_role, "approver_role": approver_role,
             "required_approvals": approvals, "gates": list(gates),
             "metrics": _metric_gates(metrics, relative), "separation_of_duties": separation,
-            "approval_ttl_hours": approval_ttl_hours}
+            "approval_ttl_hours": approval_ttl_hours, "on_pass": on_pass}
     ws, gov = _governance()
     with ws:
         gov.set_policy(name, alias, spec)

@@ -167,8 +167,17 @@ def _metrics(details: dict[str, Any] | None) -> Table:
 def _validations(reg: Registry, name: str, version: int) -> Table:
     vals = reg.models.validations(None, name, version)
     return (["gate", "passed", "recorded by", "at", "details"],
-            [[g, "yes" if v["passed"] else "NO", v["recorded_by"], v["ts"], v["details"]]
+            [[g, "yes" if v["passed"] else "NO", v["recorded_by"], v["ts"], _gate_details(v["details"])]
              for g, v in sorted(vals.items())])
+
+
+def _gate_details(text: str | None) -> str | None:
+    """A gate's one-line summary when it has one (nbops.gates records it), else its JSON."""
+    try:
+        summary = json.loads(text).get("summary") if text else None
+    except (ValueError, AttributeError):
+        summary = None
+    return summary if isinstance(summary, str) else text
 
 
 def _approvals(reg: Registry, name: str, version: int) -> list[str | Table]:

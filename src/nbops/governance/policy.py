@@ -6,6 +6,7 @@ import json
 import math
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
+from enum import StrEnum
 from typing import Any
 
 from nbops.errors import NbopsError
@@ -31,9 +32,20 @@ class MetricGate:
     higher_is_better: bool = True
 
 
+class OnPass(StrEnum):
+    """What ``nbops.gates.validate(..., promote_to=alias)`` may do with a version that passed."""
+
+    PROMOTE = "promote"  # promote it at once (auto-deploy), still under every other rule here
+    REQUEST = "request"  # file a promotion request for reviewers
+
+
 @dataclass(frozen=True)
 class Policy:
-    """What a promotion to one alias requires."""
+    """What a promotion to one alias requires.
+
+    ``on_pass`` is the policy's consent to act on passing validation gates: ``"promote"``,
+    ``"request"`` or None (default: validation never moves the alias).
+    """
 
     promote_role: str = Role.DEPLOYER
     approver_role: str = Role.REVIEWER
@@ -42,6 +54,7 @@ class Policy:
     metrics: tuple[MetricGate, ...] = ()
     separation_of_duties: bool = True
     approval_ttl_hours: float | None = None
+    on_pass: str | None = None
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), sort_keys=True, separators=(",", ":"))
@@ -69,6 +82,12 @@ class Policy:
         ttl = d.get("approval_ttl_hours")
         if ttl is not None and (not isinstance(ttl, int | float) or ttl <= 0):
             raise NbopsError(f"approval_ttl_hours must be a positive number, got {ttl!r}")
+        if d.get("on_pass") is not None:
+            try:
+                d["on_pass"] = str(OnPass(d["on_pass"]))
+            except ValueError:
+                raise NbopsError(f"on_pass must be one of {[str(o) for o in OnPass]} or None, "
+                                 f"got {d['on_pass']!r}") from None
         return cls(**d)
 
 

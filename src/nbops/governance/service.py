@@ -108,17 +108,32 @@ class Governance(Governed):
     def record_validation(self, name: str, version: int | str, gate: str, passed: bool,
                           details: dict[str, Any] | None = None) -> None:
         """Record a gate's result for a version (pipelines call this; data checks too)."""
-        text = json.dumps(details or {}, sort_keys=True, default=str)
+        self.record_validations(name, version, {gate: (passed, details)})
+
+    def record_validations(self, name: str, version: int | str,
+                           results: dict[str, tuple[bool, dict[str, Any] | None]]) -> int:
+        """Record several gates' results for a version in one commit and one audit entry;
+        returns the version number."""
+        if not results:
+            raise NbopsError("no gate results to record")
 
         def fn(con: Con, seq: int) -> Change:
             v = self.version_number(con, name, version)
             self.require(con, Action.RECORD_VALIDATION, Resource(name))
-            self.models.add_validation(con, ValidationRow(name, v, gate, bool(passed), text,
-                                                          self.actor, _now(), seq))
-            return Change(Action.RECORD_VALIDATION, f"model:{name}@v{v}",
-                          {"model": name, "version": v, "gate": gate, "passed": bool(passed)})
+            for gate, (passed, details) in results.items():
+                text = json.dumps(details or {}, sort_keys=True, default=str)
+                self.models.add_validation(con, ValidationRow(name, v, gate, bool(passed), text,
+                                                              self.actor, _now(), seq))
+            info: dict[str, Any] = {"model": name, "version": v}
+            if len(results) == 1:
+                gate, (passed, _) = next(iter(results.items()))
+                info.update(gate=gate, passed=bool(passed))
+            else:
+                info.update(gates={g: bool(p) for g, (p, _) in results.items()},
+                            passed=all(bool(p) for p, _ in results.values()))
+            return Change(Action.RECORD_VALIDATION, f"model:{name}@v{v}", info, v)
 
-        self.change(fn)
+        return int(self.change(fn))
 
     # -- promotion requests -------------------------------------------------
     def request_promotion(self, name: str, version: int | str, alias: str, reason: str = "") -> str:
