@@ -17,6 +17,7 @@ def test_demo_runs_the_whole_loop(tmp_path: Path) -> None:
     assert "promote without approval refused" in out and "cancer@production -> v1" in out
     assert "before the shift: 0 alert(s) fired" in out and "fired ['cancer-drift']" in out
     assert "scheduler ran ['retrain-cancer']" in out
+    assert "cancer@v3 passed 6/6 gates" in out and "waits for a reviewer" in out
     assert "winner -> treatment" in out and "SRM check" in out
     assert "audit chain intact" in out and "8/8 steps passed" in out
     report = (target / "report.html").read_text()

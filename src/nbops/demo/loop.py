@@ -103,13 +103,25 @@ def drift(demo: Demo) -> bool:
 
 def retrain(demo: Demo) -> bool:
     """The scheduler runs the triggered retraining; its gates decide what may deploy."""
+    from nbops import gates, governance, registry
     from nbops.pipelines.scheduler import Scheduler
 
     fires = Scheduler(demo.ws).run_once()
     demo.say(f"scheduler ran {[f.schedule.name for f in fires]}")
     runs = demo.ws.sql("SELECT pipeline_run_id, status FROM v_pipeline_runs ORDER BY started_at")
-    demo.facts["retraining"] = f"{len(runs)} pipeline run(s): {runs['status'].tolist()}"
-    return bool(len(runs)) and runs["status"].iloc[-1] == "succeeded"
+    if not len(runs) or runs["status"].iloc[-1] != "succeeded":
+        return False
+    latest = registry.resolve(f"{MODEL}@latest", ws=demo.ws)
+    checked = gates.results(latest.ref, ws=demo.ws)
+    for _, g in checked.iterrows():
+        demo.say(f"  gate {g['gate']:<22} {'passed' if g['passed'] else 'FAILED'}  {g['summary'] or ''}")
+    pending = governance.pending(MODEL, ws=demo.ws)
+    filed = pending[pending["version"] == latest.version]
+    demo.say(f"{latest.ref} passed {int(checked['passed'].sum())}/{len(checked)} gates; "
+             f"promotion request {', '.join(filed['request_id'].str[:8]) or 'none'} waits for a reviewer")
+    demo.facts["retrained"] = f"{latest.ref}: {int(checked['passed'].sum())}/{len(checked)} gates passed"
+    demo.section("Validation gates", checked.to_html(index=False))
+    return bool(len(checked)) and bool(checked["passed"].all()) and len(filed) == 1
 
 
 def conclude(demo: Demo) -> bool:

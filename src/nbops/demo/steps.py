@@ -86,7 +86,10 @@ def govern(demo: Demo) -> bool:
                            description="breast cancer classifier from the demo")
     v2 = registry.register(f"{demo.state['second']}/model", MODEL, ws=ws, description="runner-up")
     governance.grant(REVIEWER, "reviewer", ws=ws)
-    governance.set_policy(MODEL, "production", {"required_approvals": 1}, ws=ws)
+    # One reviewer's approval to reach production; a retrained version whose gates all pass
+    # files its own promotion request.
+    governance.set_policy(MODEL, "production", {"required_approvals": 1, "on_pass": "request"},
+                          ws=ws)
     try:
         registry.promote(MODEL, v1.version, "production", ws=ws)
         return False  # the policy should have refused
