@@ -8,7 +8,7 @@ in its own process, so pages never share a workspace, a cache or a background th
 - ```` ```python ```` blocks must be plain Python; they and ```` ```ipython ```` blocks (magics:
   ``%load_ext nbops``, ``%%track``, ``%nbops``) run, in page order, as cells of one real
   IPython shell, so later blocks see the names earlier ones defined;
-- in ```` ```console ```` blocks, each ``$ nbops ...`` line (``\\`` continues it) runs through the
+- in ```` ```console ```` blocks, each ``$ nbops ...`` line (``\\`` continues it, ``#`` comments) runs through the
   click command in the same process and must exit 0; the lines without ``$`` are output, shown only;
 - every other fence (``text``, ``sh``, ``toml``, ``sql``, none) is shown only.
 
@@ -111,7 +111,7 @@ class PageRunner:
         from nbops.cli import main
 
         self._flush()
-        out = CliRunner().invoke(main, shlex.split(command)[1:], catch_exceptions=True)
+        out = CliRunner().invoke(main, shlex.split(command, comments=True)[1:], prog_name="nbops")
         print(out.output, end="")
         if out.exit_code != 0:
             detail = "".join(traceback.format_exception(out.exception)) if out.exception and not \
