@@ -160,8 +160,10 @@ def run_page(page: Path) -> int:
                     runner.run(block)
                 except BaseException as exc:  # noqa: BLE001 - reported with the page's line
                     tb = "".join(traceback.format_exception(exc))
-                    print(f"\n{name}:{block.line}: the ```{block.kind} block starting at line "
-                          f"{block.line} failed\n{block.source}\n{tb}", file=sys.stderr)
+                    where = f"{name}:{block.line}: the ```{block.kind} block starting at line {block.line} failed"
+                    print(f"\n{where}\n{block.source}\n{tb}\nFAILED {where}: "
+                          f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}",
+                          file=sys.stderr)
                     return 1
         finally:
             runner.close()
