@@ -13,6 +13,7 @@ in its own process, so pages never share a workspace, a cache or a background th
 - every other fence (``text``, ``sh``, ``toml``, ``sql``, none) is shown only.
 
 On the first failure it prints ``PAGE:LINE`` of the block, its kind and the error, and exits 1.
+``NBOPS_DOCS_TIMES=1`` prints each block's time.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import re
 import shlex
 import sys
 import tempfile
+import time
 import traceback
 from dataclasses import dataclass
 from pathlib import Path
@@ -156,6 +158,7 @@ def run_page(page: Path) -> int:
         runner = PageRunner()
         try:
             for block in todo:
+                started = time.perf_counter()
                 try:
                     runner.run(block)
                 except BaseException as exc:  # noqa: BLE001 - reported with the page's line
@@ -165,6 +168,8 @@ def run_page(page: Path) -> int:
                           f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}",
                           file=sys.stderr)
                     return 1
+                if os.environ.get("NBOPS_DOCS_TIMES"):
+                    print(f"{name}:{block.line}: {time.perf_counter() - started:.1f} s", file=sys.stderr)
         finally:
             runner.close()
             os.chdir(start)

@@ -5,7 +5,8 @@
   the page and the line of the block.
 - docs/cli.md, docs/magics.md and the schema section of docs/sql.md equal what `make docs`
   generates from the code.
-- Every relative link in README.md and docs/*.md points at a file that exists.
+- Every relative link in README.md and docs/*.md points at a file that exists, every page is
+  linked from the README, and every example notebook is executed by some test.
 """
 
 from __future__ import annotations
@@ -83,3 +84,12 @@ def test_runner_names_the_failing_block(tmp_path: Path) -> None:
     assert proc.returncode == 1
     assert "FAILED broken.md:9: the ```python block starting at line 9 failed: AssertionError: x is not 2" \
         in proc.stderr
+
+
+def test_every_example_notebook_is_executed_by_a_test() -> None:
+    """Each example_notebooks/*.ipynb is named by a test module (which runs it through papermill)."""
+    tests = "\n".join(p.read_text() for p in Path(__file__).parent.glob("test_*.py") if p.name != "test_docs.py")
+    notebooks = sorted((ROOT / "example_notebooks").glob("*.ipynb"))
+    assert notebooks
+    untested = [nb.name for nb in notebooks if nb.name not in tests]
+    assert not untested, f"example notebooks no test executes: {untested}"
