@@ -37,6 +37,7 @@ def _runnable(page: Path) -> bool:
     return any(b.kind in RUN_KINDS for b in blocks(page.read_text()))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("page", PAGES, ids=[p.name for p in PAGES])
 def test_page_code_blocks_run(page: Path) -> None:
     if not _runnable(page):
