@@ -7,9 +7,11 @@ in its own process, so pages never share a workspace, a cache or a background th
   ``nbops init`` done and the environment cleaned as the tests' ``workspace`` fixture does;
 - ```` ```python ```` blocks must be plain Python; they and ```` ```ipython ```` blocks (magics:
   ``%load_ext nbops``, ``%%track``, ``%nbops``) run, in page order, as cells of one real
-  IPython shell, so later blocks see the names earlier ones defined;
-- in ```` ```console ```` blocks, each ``$ nbops ...`` line (``\\`` continues it, ``#`` comments) runs through the
-  click command in the same process and must exit 0; the lines without ``$`` are output, shown only;
+  IPython shell, so later blocks see the names earlier ones defined (a page loads the
+  extension itself, with a ``%load_ext nbops`` block, as a user would);
+- in ```` ```console ```` blocks, each ``$ nbops ...`` line (``\\`` continues it, ``#`` starts
+  a comment) runs through the click command in the same process and must exit 0; other ``$``
+  lines (``pip install``) and the lines without ``$`` (output) are shown only;
 - every other fence (``text``, ``sh``, ``toml``, ``sql``, none) is shown only.
 
 On the first failure it prints ``PAGE:LINE`` of the block, its kind and the error, and exits 1.
