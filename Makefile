@@ -7,7 +7,7 @@ JLPM   := $(VENV)/bin/jlpm
 # The built JupyterLab extension (shipped in the wheel; see docs/sidebar.md).
 LABEXT := src/nbops/labextension/static/style.js
 
-.PHONY: venv sysdeps demo test lint bench bench-quick clean labextension lab
+.PHONY: venv sysdeps demo test lint bench bench-quick clean labextension lab docs
 
 $(STAMP): pyproject.toml $(LABEXT)
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(PY) -m pip install -q -e '.[test]'
@@ -45,6 +45,10 @@ demo: venv
 test: venv sysdeps
 	cd labextension && PATH="$(CURDIR)/$(VENV)/bin:$$PATH" jlpm test
 	$(PY) -m pytest -q
+
+# docs/cli.md and docs/magics.md are generated from the code (tests/test_docs.py checks them).
+docs: venv
+	PYTHONPATH=src $(PY) -m nbops.cli.reference docs
 
 lint: venv
 	$(VENV)/bin/ruff check src tests bench

@@ -15,6 +15,10 @@ if TYPE_CHECKING:
 
 
 def _runs(m: NbopsMagics, args: list[str]) -> Any:
+    """%nbops runs
+
+    This notebook's runs (or, outside a saved notebook, this session's) as a DataFrame.
+    """
     ws = m.session.ws
     notebook = m._notebook()
     frame = ws.runs(notebook=notebook) if notebook else ws.runs()
@@ -31,6 +35,11 @@ _SHOW_USAGE = {"runs": (0, 99, "show runs [FILTER]"), "compare": (2, 2, "show co
 
 
 def _show(m: NbopsMagics, args: list[str]) -> Any:
+    """%nbops show RUN | show runs [FILTER] | show compare RUN_A RUN_B | show lineage REF | show model NAME | show pipeline SCHEDULE
+
+    `show RUN` prints one run: code, params, metrics, inputs, outputs. The other forms draw a
+    dashboard (see [widgets.md](widgets.md)).
+    """
     if args and args[0] in _SHOW_USAGE:
         low, high, usage = _SHOW_USAGE[args[0]]
         if not low <= len(args) - 1 <= high:
@@ -53,6 +62,10 @@ def _dashboard(m: NbopsMagics, kind: str, args: list[str]) -> Any:
 
 
 def _diff(m: NbopsMagics, args: list[str]) -> None:
+    """%nbops diff RUN_A RUN_B
+
+    Code diff, params, metrics, input data (schema, shape, fingerprint) and model hyperparameters.
+    """
     from nbops.tracking.views import render_diff
 
     _need(args, 2, "diff RUN_A RUN_B")
@@ -60,6 +73,10 @@ def _diff(m: NbopsMagics, args: list[str]) -> None:
 
 
 def _checkout(m: NbopsMagics, args: list[str]) -> None:
+    """%nbops checkout REF [as NAME]
+
+    Load a dataset or model version into the namespace (`clf@v2`, `RUN/clf`, `churn@production`).
+    """
     from nbops.tracking.views import checkout
 
     if len(args) not in (1, 3) or (len(args) == 3 and args[1] != "as"):
@@ -70,6 +87,10 @@ def _checkout(m: NbopsMagics, args: list[str]) -> None:
 
 
 def _restore(m: NbopsMagics, args: list[str]) -> None:
+    """%nbops restore RUN
+
+    Load every stored output of a run into the namespace.
+    """
     from nbops.tracking.views import restore
 
     _need(args, 1, "restore RUN")
@@ -78,6 +99,10 @@ def _restore(m: NbopsMagics, args: list[str]) -> None:
 
 
 def _lineage(m: NbopsMagics, args: list[str]) -> None:
+    """%nbops lineage NAME|RUN|MODEL
+
+    The chain data → cells → model behind a variable, a run or an artifact.
+    """
     from nbops.tracking.lineage_view import render_lineage
 
     _need(args, 1, "lineage NAME|RUN|MODEL")
@@ -85,6 +110,10 @@ def _lineage(m: NbopsMagics, args: list[str]) -> None:
 
 
 def _status(m: NbopsMagics, args: list[str]) -> None:
+    """%nbops status
+
+    Which run produced each variable, with hidden-state flags.
+    """
     s = m.session
     print(f"workspace {s.ws.settings.home} · autotrack {'on' if m.autotrack else 'off'} · "
           f"{len(s.run_ids)} runs this session")
@@ -102,6 +131,10 @@ def _status(m: NbopsMagics, args: list[str]) -> None:
 
 
 def _autotrack(m: NbopsMagics, args: list[str]) -> None:
+    """%nbops autotrack on|off
+
+    Track every cell without writing `%%track`.
+    """
     if args not in (["on"], ["off"]):
         raise UsageError("usage: %nbops autotrack on|off")
     m.autotrack = args[0] == "on"

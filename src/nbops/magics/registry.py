@@ -11,6 +11,10 @@ if TYPE_CHECKING:
 
 
 def _models(m: NbopsMagics, args: list[str]) -> Any:
+    """%nbops models [NAME]
+
+    The registered models, or the versions of NAME, as a DataFrame.
+    """
     from nbops import registry
 
     if len(args) > 1:
@@ -20,6 +24,10 @@ def _models(m: NbopsMagics, args: list[str]) -> Any:
 
 
 def _register(m: NbopsMagics, args: list[str]) -> None:
+    """%nbops register REF|VARIABLE NAME
+
+    Register a tracked model (`RUN/clf`, `clf@v3`) or a variable's value as the next version of NAME.
+    """
     from nbops import registry
 
     if len(args) != 2:
@@ -31,6 +39,10 @@ def _register(m: NbopsMagics, args: list[str]) -> None:
 
 
 def _promote(m: NbopsMagics, args: list[str]) -> None:
+    """%nbops promote NAME VERSION ALIAS [REASON...]
+
+    Point ALIAS of NAME at VERSION, under the alias's policy.
+    """
     from nbops import registry
 
     if len(args) < 3:
@@ -40,6 +52,10 @@ def _promote(m: NbopsMagics, args: list[str]) -> None:
 
 
 def _rollback(m: NbopsMagics, args: list[str]) -> None:
+    """%nbops rollback NAME ALIAS REASON...
+
+    Move ALIAS of NAME back to its previous holder.
+    """
     from nbops import registry
 
     if len(args) < 3:
@@ -49,6 +65,10 @@ def _rollback(m: NbopsMagics, args: list[str]) -> None:
 
 
 def _request(m: NbopsMagics, args: list[str]) -> None:
+    """%nbops request NAME VERSION ALIAS [REASON...]
+
+    File a promotion request (for policies that need approvals).
+    """
     from nbops import governance
 
     if len(args) < 3:
@@ -58,6 +78,10 @@ def _request(m: NbopsMagics, args: list[str]) -> None:
 
 
 def _approve(m: NbopsMagics, args: list[str]) -> None:
+    """%nbops approve REQUEST [COMMENT...]
+
+    Approve a promotion request.
+    """
     from nbops import governance
 
     if not args:
@@ -66,6 +90,10 @@ def _approve(m: NbopsMagics, args: list[str]) -> None:
 
 
 def _audit(m: NbopsMagics, args: list[str]) -> Any:
+    """%nbops audit [log|verify]
+
+    The audit log as a DataFrame, or verify its hash chain.
+    """
     from nbops import governance
 
     if args == ["verify"]:
