@@ -326,3 +326,13 @@ def test_trace_of_a_prediction_shows_the_tracked_training_cell(
     out = capsys.readouterr().out
     assert "model version churn@v1" in out and "max_depth=depth" in out  # the cell's own code
     assert "⚠ read X: hidden state (untracked)" in out and "data X (not written by a tracked run)" in out
+
+
+def test_nbops_track_block_inside_a_notebook_cell_records_its_code_params_and_metrics(cells: Cells) -> None:
+    r = cells("import nbops\nwith nbops.track('blk', quiet=True):\n    alpha = 0.5\n    score = alpha * 3\nscore")
+    assert r.success and r.result == 1.5
+    runs = cells.ws().runs()
+    assert runs.loc[0, "name"] == "blk"
+    assert runs.loc[0, "param.alpha"] == 0.5 and runs.loc[0, "metric.score"] == 1.5
+    code = cells.ws().run_details(runs.loc[0, "run_id"])["run"]["code"]
+    assert code.strip() == "alpha = 0.5\nscore = alpha * 3"

@@ -28,15 +28,26 @@ def _parsed(path: str, mtime_ns: int) -> tuple[ast.Module, list[str]] | None:
         return None
 
 
+def _from_linecache(path: str) -> tuple[ast.Module, list[str]] | None:
+    """Code with no file behind it (an IPython/Jupyter cell) is kept in linecache by IPython."""
+    import linecache
+
+    text = "".join(linecache.getlines(path))
+    try:
+        return (ast.parse(text), text.splitlines()) if text else None
+    except SyntaxError:
+        return None
+
+
 def with_block_source(frame: FrameType) -> str | None:
-    """The body of the ``with`` statement on the frame's current line, from the file on disk."""
+    """The body of the ``with`` statement on the frame's current line (a file, or a notebook cell)."""
     import os
 
     path, line = frame.f_code.co_filename, frame.f_lineno
     try:
         parsed = _parsed(path, os.stat(path).st_mtime_ns)
     except OSError:
-        return None
+        parsed = _from_linecache(path)
     if parsed is None:
         return None
     tree, lines = parsed
