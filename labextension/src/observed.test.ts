@@ -7,6 +7,7 @@ import {
   badgeText,
   comparisonRows,
   decisionClass,
+  diffLineClass,
   diffRows,
   formatInterval,
   formatP,
@@ -70,10 +71,18 @@ describe('experiment estimates', () => {
     expect(formatInterval(-0.02, [-0.05, 0.01])).toBe('-0.02 [-0.05, +0.01]');
     expect(formatInterval(0.1, [null, 0.2])).toBe('+0.1 [?, +0.2]');
   });
-  it('gives one row per treatment: means, lift with CI, relative lift, always-valid p, P(better)', () => {
-    expect(comparisonRows([c])).toEqual([
-      ['treatment', '0.2892 → 0.6358', '+0.3466 [+0.2718, +0.4214]', '+119.8%', '<0.001', '0.9996']
+  it('lays one treatment out as label/value rows: means, lift with CI, relative lift, p, P(better)', () => {
+    expect(comparisonRows(c)).toEqual([
+      ['units', '287 → 313'],
+      ['mean', '0.2892 → 0.6358'],
+      ['lift [CI]', '+0.3466 [+0.2718, +0.4214]'],
+      ['relative lift', '+119.8%'],
+      ['p (always valid)', '<0.001'],
+      ['p (fixed horizon)', '<0.001'],
+      ['P(better)', '0.9996'],
+      ['expected loss', '0']
     ]);
+    expect(comparisonRows({ ...c, adjusted_p: 0.0123, p_better: null })[5]).toEqual(['p (fixed horizon)', '0.0123']);
   });
   it('colours the decision', () => {
     expect(decisionClass('winner')).toContain('winner');
@@ -96,6 +105,12 @@ describe('run diff', () => {
     expect(diffCandidates(page, 'r1').map(r => r.run_id)).toEqual(['r4', 'r3', 'r2']);
     expect(diffCandidates(page, 'elsewhere').map(r => r.run_id)).toEqual(['r4', 'r3', 'r2', 'r1']);
     expect(diffCandidates([run('r1')], 'r1')).toEqual([]);
+  });
+  it('colours the lines of the nbops diff text', () => {
+    const text = 'A = run 1 live   B = run 2 train-2\ncode:\n  @@ -1,2 +1,2 @@\n  -alpha = 0.5\n  +C = 10.0\n   x = 1\nparams:\n  C: — → 10.0';
+    expect(text.split('\n').map(diffLineClass)).toEqual(
+      ['', 'nbops-diff-heading', 'nbops-diff-hunk', 'nbops-diff-del', 'nbops-diff-add', '', 'nbops-diff-heading', '']);
+    expect(diffLineClass('--- a')).toBe('');
   });
   it('formats both sides and keeps the changed flag', () => {
     expect(diffRows([{ key: 'C', a: 0.1, b: 10, changed: true }, { key: 'k', a: 'rf', b: 'rf', changed: false }]))

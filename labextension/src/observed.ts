@@ -80,16 +80,18 @@ export function formatInterval(
   return `${signed(estimate)}${ci}`;
 }
 
-/** The rows of an experiment's estimates table, one per treatment. */
-export function comparisonRows(comparisons: ExperimentComparison[]): string[][] {
-  return comparisons.map(c => [
-    c.variant,
-    `${formatValue(c.control)} → ${formatValue(c.treatment)}`,
-    formatInterval(c.lift, c.ci),
-    formatPercent(c.relative_lift),
-    formatP(c.p_always_valid),
-    c.p_better === null ? '' : formatValue(c.p_better)
-  ]);
+/** One treatment against control as [label, value] rows (narrow enough for the sidebar). */
+export function comparisonRows(c: ExperimentComparison): [string, string][] {
+  return [
+    ['units', `${c.n_control} → ${c.n_treatment}`],
+    ['mean', `${formatValue(c.control)} → ${formatValue(c.treatment)}`],
+    ['lift [CI]', formatInterval(c.lift, c.ci)],
+    ['relative lift', formatPercent(c.relative_lift)],
+    ['p (always valid)', formatP(c.p_always_valid)],
+    ['p (fixed horizon)', formatP(c.adjusted_p ?? c.p_value)],
+    ['P(better)', c.p_better === null ? '' : formatValue(c.p_better)],
+    ['expected loss', formatValue(c.expected_loss)]
+  ];
 }
 
 /** "winner" is good news, a breached guardrail or SRM is bad, anything else is pending. */
@@ -123,4 +125,19 @@ export function outputNotebookPath(r: Pick<PipelineRun, 'pipeline_run_id' | 'not
   const base = (r.schedule_name || r.notebook.split('/').pop() || 'pipeline').replace(/\.ipynb$/, '');
   const safe = base.replace(/[^A-Za-z0-9_.-]+/g, '_');
   return `nbops-outputs/${safe}-${r.pipeline_run_id}.ipynb`;
+}
+
+/** The class of a line of `nbops diff` text: added, removed, a hunk header, a heading, or plain. */
+export function diffLineClass(line: string): string {
+  const t = line.trimStart();
+  if (t.startsWith('@@')) {
+    return 'nbops-diff-hunk';
+  }
+  if (t.startsWith('+') && !t.startsWith('+++')) {
+    return 'nbops-diff-add';
+  }
+  if (t.startsWith('-') && !t.startsWith('---')) {
+    return 'nbops-diff-del';
+  }
+  return /^[a-z][a-z ]*:$/.test(line) ? 'nbops-diff-heading' : '';
 }

@@ -132,10 +132,10 @@ export class NbopsPanel extends Widget {
         this.runsSection(runs, notebook),
         alertsSection(alerts, {
           ack: rule => void this.act(`alerts/${encodeURIComponent(rule)}/ack`, {}, `acknowledged ${rule}`),
-          history: () => void this.openAlertHistory()
+          history: () => this.navigate(() => this.openAlertHistory())
         }),
         this.modelsSection(models.models),
-        experimentsSection(experiments.experiments, name => void this.openExperiment(name)),
+        experimentsSection(experiments.experiments, name => this.navigate(() => this.openExperiment(name))),
         this.pipelinesSection(pipes),
         this.auditSection(audit.entries)
       );
@@ -171,7 +171,7 @@ export class NbopsPanel extends Widget {
     const rows = page.runs.map(r =>
       h(
         'li',
-        { class: 'nbops-run', 'data-run-id': r.run_id, title: r.run_id, onclick: () => void this.openRun(r.run_id) },
+        { class: 'nbops-run', 'data-run-id': r.run_id, title: r.run_id, onclick: () => this.navigate(() => this.openRun(r.run_id)) },
         h('span', { class: `nbops-status nbops-status-${r.status}` }, r.status === 'finished' ? '●' : '○'),
         h('span', { class: 'nbops-run-name' }, runLabel(r)),
         r.hidden_state ? h('span', { class: 'nbops-hidden', title: `hidden state: ${r.hidden_state}` }, '⚠') : null,
@@ -223,7 +223,7 @@ export class NbopsPanel extends Widget {
     const items = models.map(m =>
       h(
         'li',
-        { class: 'nbops-model', 'data-model': m.name, onclick: () => void this.openModel(m.name) },
+        { class: 'nbops-model', 'data-model': m.name, onclick: () => this.navigate(() => this.openModel(m.name)) },
         h('span', { class: 'nbops-model-name' }, m.name),
         h('span', { class: 'nbops-dim' }, ` ${m.versions} version(s)`),
         m.aliases ? h('span', { class: 'nbops-chip' }, m.aliases) : null
@@ -239,15 +239,17 @@ export class NbopsPanel extends Widget {
       s.next_run ? formatAge(s.next_run).replace(' ago', '') : '',
       button('Run now', () => void this.act(`schedules/${encodeURIComponent(s.name)}/run`, {}, `queued ${s.name}`))
     ]);
-    const runs = p.runs.map(r => [
-      r.schedule_name ?? r.notebook.split('/').pop() ?? '', r.status, formatAge(r.started_at), formatDuration(r.duration_ms),
-      r.output_key ? button('Open', () => void this.openOutput(r), 'nbops-open-output') : ''
-    ]);
+    const runs = p.runs.map(r => {
+      const name = r.schedule_name ?? r.notebook.split('/').pop() ?? '';
+      const open = h('a', { class: 'nbops-open-output', href: '#', title: 'open the output notebook',
+        onclick: (ev: Event) => { ev.preventDefault(); void this.openOutput(r); } }, `${name} ↗`);
+      return [r.output_key ? open : name, r.status, formatAge(r.started_at), formatDuration(r.duration_ms)];
+    });
     return this.section(
       'Pipelines',
       'nbops-pipelines',
       scheds.length ? table(['schedule', 'when', 'next', ''], scheds) : 'no schedules',
-      runs.length ? table(['run', 'status', 'started', 'took', 'output'], runs) : ''
+      runs.length ? table(['run (output)', 'status', 'started', 'took'], runs) : ''
     );
   }
 
@@ -274,26 +276,7 @@ export class NbopsPanel extends Widget {
     }, 'nbops-back');
   }
 
-  async openRun(runId: string): Promise<void> {
-    try {
-      ++this.generation;
-      const d = await requestAPI<RunDetails>(`runs/${encodeURIComponent(runId)}`);
-      this.inDetail = true;
-      this.body.replaceChildren(runView(d, {
-        back: this.back(),
-        lastRuns: this.lastRuns,
-        insert: ref => this.insert(ref),
-        highlight: (code, language, el) => this.host.highlight(code, language, el),
-        diff: other => requestAPI<RunDiff>(`runs/${encodeURIComponent(runId)}`, {}, { diff: other }),
-        showError: err => this.showError(err)
-      }));
-      if (d.run.cell_id) {
-        this.host.jumpToCell(d.run.cell_id);
-      }
-    } catch (err) {
-      this.showError(err);
-    }
-  }
+
 
   private insert(ref: string): void {
     const text = `%nbops checkout ${ref}`;
@@ -304,35 +287,64 @@ export class NbopsPanel extends Widget {
     }
   }
 
-  async openModel(name: string): Promise<void> {
+
+
+  /** Open a detail view: `load` fetches, `view` builds it (with a back button to `backTo`). */
+
+
+  /** Open a detail view: `load` fetches, `view` builds it (its back button returns to `backTo`,
+   * default the overview). Background refreshes keep away while it loads; a newer load wins. */
+  private async detail<T>(load: () => Promise<T>, view: (data: T, back: HTMLElement) => HTMLElement,
+    backTo?: () => Promise<void>): Promise<void> {
+    const gen = ++this.generation;
+    const wasDetail = this.inDetail;
+    this.inDetail = true;
     try {
-      ++this.generation;
-      const m = await requestAPI<ModelDetails>(`models/${encodeURIComponent(name)}`);
-      this.inDetail = true;
-      this.body.replaceChildren(modelView(m, {
-        back: this.back(),
-        act: (path, body, done, then) => this.act(path, body, done, then),
-        insert: ref => this.insert(ref),
-        openCard: (model, version) => void this.openCard(model, version),
-        reload: () => this.openModel(m.name)
-      }));
+      const data = await load();
+      if (gen === this.generation) {
+        const back = backTo ? button('← Back', () => void backTo(), 'nbops-back') : this.back();
+        this.body.replaceChildren(view(data, back));
+      }
     } catch (err) {
-      this.showError(err);
+      if (gen === this.generation) {
+        this.inDetail = wasDetail;
+        this.showError(err);
+      }
     }
   }
 
-  /** Open a detail view: `load` fetches, `view` builds it (with a back button to `backTo`). */
-  private async detail<T>(load: () => Promise<T>, view: (data: T, back: HTMLElement) => HTMLElement,
-    backTo?: () => Promise<void>): Promise<void> {
-    try {
-      ++this.generation;
-      const data = await load();
-      this.inDetail = true;
-      const back = backTo ? button('← Back', () => void backTo(), 'nbops-back') : this.back();
-      this.body.replaceChildren(view(data, back));
-    } catch (err) {
-      this.showError(err);
-    }
+  /** A click that navigates: the last action's message goes. */
+  private navigate(open: () => Promise<void>): void {
+    this.clearMessage();
+    void open();
+  }
+
+  openRun(runId: string): Promise<void> {
+    return this.detail(() => requestAPI<RunDetails>(`runs/${encodeURIComponent(runId)}`), (d, back) => {
+      const view = runView(d, {
+        back,
+        lastRuns: this.lastRuns,
+        insert: ref => this.insert(ref),
+        highlight: (code, language, el) => this.host.highlight(code, language, el),
+        diff: other => requestAPI<RunDiff>(`runs/${encodeURIComponent(runId)}`, {}, { diff: other }),
+        showError: err => this.showError(err)
+      });
+      if (d.run.cell_id) {
+        this.host.jumpToCell(d.run.cell_id);
+      }
+      return view;
+    });
+  }
+
+  openModel(name: string): Promise<void> {
+    return this.detail(() => requestAPI<ModelDetails>(`models/${encodeURIComponent(name)}`), (m, back) =>
+      modelView(m, {
+        back,
+        act: (path, body, done, then) => this.act(path, body, done, then),
+        insert: ref => this.insert(ref),
+        openCard: (model, version) => this.navigate(() => this.openCard(model, version)),
+        reload: () => this.openModel(m.name)
+      }));
   }
 
   openExperiment(name: string): Promise<void> {

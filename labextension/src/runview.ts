@@ -2,6 +2,7 @@
 
 import { button, h, table } from './dom';
 import { artifactRef, formatAge, formatDuration, formatValue, runLabel } from './format';
+import { diffLineClass } from './observed';
 import { RunDetails, RunDiff, RunRow } from './types';
 import { diffView } from './views';
 
@@ -20,6 +21,12 @@ export function codeBlock(text: string, language: string, ctx: Pick<RunViewConte
   const el = h('code', { class: `nbops-highlight language-${language}` });
   ctx.highlight(text, language, el).catch(() => el.replaceChildren(text));
   return h('pre', { class: 'nbops-code' }, el);
+}
+
+/** `nbops diff` text with its added, removed and hunk lines coloured. */
+export function diffText(text: string): HTMLElement {
+  const lines = text.split('\n').map(line => h('span', { class: diffLineClass(line) }, line + '\n'));
+  return h('pre', { class: 'nbops-code nbops-diff-text' }, lines);
 }
 
 /** The runs to compare with: the next older ones on the page first, then the newer ones. */
@@ -57,20 +64,22 @@ export function runView(d: RunDetails, ctx: RunViewContext): HTMLElement {
     arts(d.outputs),
     h('h4', {}, 'Lineage'),
     table(['from', 'relation', 'to'], d.lineage.map(e => [e.src_ref, e.relation, e.dst_ref])),
-    diffControls(r.run_id, ctx)
+    diffControls(d, ctx)
   );
 }
 
 /** "Compare with [run ▾] [Diff]", and the difference below once asked. */
-function diffControls(runId: string, ctx: RunViewContext): HTMLElement {
-  const others = diffCandidates(ctx.lastRuns, runId);
-  const select = h('select', { class: 'nbops-diff-with jp-mod-styled', 'aria-label': 'run to compare with' },
+function diffControls(d: RunDetails, ctx: RunViewContext): HTMLElement {
+  const others = diffCandidates(ctx.lastRuns, d.run.run_id);
+  const select = h('select', { class: 'nbops-diff-with', 'aria-label': 'run to compare with' },
     others.map(o => h('option', { value: o.run_id }, `${runLabel(o)} · ${formatAge(o.started_at)}`))) as HTMLSelectElement;
   const out = h('div', { class: 'nbops-diff-out' });
   const go = async () => {
     try {
       const diff = await ctx.diff(select.value);
-      out.replaceChildren(diffView(diff, codeBlock(diff.text, 'diff', ctx)));
+      const other = others.find(o => o.run_id === select.value);
+      const labels: [string, string] = [runLabel(d.run), other ? runLabel(other) : diff.b.slice(0, 8)];
+      out.replaceChildren(diffView(diff, diffText(diff.text), labels));
     } catch (err) {
       ctx.showError(err);
     }

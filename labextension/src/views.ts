@@ -82,10 +82,11 @@ export function experimentView(d: ExperimentDetails, back: HTMLElement): HTMLEle
     h('div', { class: 'nbops-dim' }, `${e.mode} · ${e.status} · metric ${e.metric.name} (${e.metric.kind})`),
     h('div', { class: decisionClass(r.decision) }, r.winner ? `${r.decision}: ${r.winner}` : r.decision),
     h('ul', { class: 'nbops-reasons' }, r.reasons.map(x => h('li', {}, x))),
-    h('h4', {}, 'Estimates (vs control)'),
-    r.comparisons.length
-      ? table(['variant', 'mean', 'lift [CI]', 'relative', 'p (always valid)', 'P(better)'], comparisonRows(r.comparisons), 'nbops-table nbops-estimates')
-      : h('div', { class: 'nbops-dim' }, 'no estimates yet'),
+    r.comparisons.map(c =>
+      h('div', { class: 'nbops-comparison', 'data-variant': c.variant },
+        h('h4', {}, `${c.variant} vs control`),
+        table(['', ''], comparisonRows(c), 'nbops-table nbops-estimates'))),
+    r.comparisons.length ? null : h('div', { class: 'nbops-dim' }, 'no estimates yet'),
     h('h4', {}, 'Variants'),
     table(['variant', 'serves', 'units', 'errors'], units),
     r.srm ? h('div', { class: 'nbops-dim' }, `SRM check: p=${formatP(r.srm.p_value)} (${r.srm.mismatch ? 'MISMATCH' : 'ok'})`) : null,
@@ -109,12 +110,12 @@ export function cardView(card: ModelCard, back: HTMLElement): HTMLElement {
   return h('div', { class: 'nbops-detail nbops-card' }, back, h('h3', {}, card.title), sections);
 }
 
-/** The difference between two runs; `code` receives the text diff for highlighting. */
-export function diffView(d: RunDiff, code: HTMLElement): HTMLElement {
+/** The difference between two runs (headed by their labels); `code` holds the highlighted text diff. */
+export function diffView(d: RunDiff, code: HTMLElement, labels: [string, string] = [d.a.slice(0, 8), d.b.slice(0, 8)]): HTMLElement {
   const side = (rows: RunDiff['params']) =>
     rows.length
       ? h('table', { class: 'nbops-table' },
-          h('thead', {}, h('tr', {}, ['name', d.a.slice(0, 8), d.b.slice(0, 8)].map(x => h('th', {}, x)))),
+          h('thead', {}, h('tr', {}, ['name', ...labels].map(x => h('th', {}, x)))),
           h('tbody', {}, diffRows(rows).map(([k, a, b, changed]) =>
             h('tr', { class: changed ? 'nbops-changed' : '' }, h('td', {}, k), h('td', {}, a), h('td', {}, b)))))
       : 'none';

@@ -123,3 +123,18 @@ def _alerts_and_experiment(root: Path) -> dict[str, Any]:
         variants = exp.assign(units)  # treatment converts 60% of units, control 30%
         exp.log_outcomes(units, [i % 10 < (6 if v == "treatment" else 3) for i, v in enumerate(variants)])
     return {"fired": fired, "experiment": "clf-ab"}
+
+
+def add_pipeline_run(root: Path, notebook: str = "square.ipynb") -> str:
+    """One pipeline run of a one-cell notebook (prints ``squared 4``); its id."""
+    import nbformat
+
+    import nbops
+    from nbops.pipelines import run as run_pipeline
+
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.cells.append(nbformat.v4.new_code_cell("n = 2\nprint('squared', n * n)"))
+    nbformat.write(nb, root / notebook)
+    with nbops.open(root, create=False) as ws:
+        return run_pipeline(root / notebook, ws=ws, progress=False).pipeline_run_id

@@ -10,7 +10,7 @@ import pytest
 pytest.importorskip("jupyter_server")
 pytest.importorskip("pytest_jupyter")
 
-from sidebar_support import add_alerts_and_experiment  # noqa: E402
+from sidebar_support import add_alerts_and_experiment, add_pipeline_run  # noqa: E402
 
 
 @pytest.fixture
@@ -84,21 +84,10 @@ async def test_card_sections_for_the_ui(lab: dict[str, Any], api: Any) -> None:
 
 
 async def test_output_notebook_of_a_pipeline_run(lab: dict[str, Any], api: Any, jp_root_dir: Path) -> None:
-    import nbformat
-
-    import nbops
-    from nbops.pipelines import run as run_pipeline
-
-    nb = nbformat.v4.new_notebook()
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    nb.cells.append(nbformat.v4.new_code_cell("n = 2\nprint('squared', n * n)", metadata={"tags": []}))
-    nbformat.write(nb, jp_root_dir / "square.ipynb")
-    with nbops.open(jp_root_dir) as ws:
-        result = run_pipeline(jp_root_dir / "square.ipynb", ws=ws, progress=False)
+    run_id = add_pipeline_run(jp_root_dir)
     _, p = await api("pipelines")
     (row,) = p["runs"]
-    assert row["output_key"] and row["status"] == "succeeded"
-    status, out = await api(f"pipelines/runs/{row['pipeline_run_id']}/notebook")
+    assert row["pipeline_run_id"] == run_id and row["output_key"] and row["status"] == "succeeded"
+    status, out = await api(f"pipelines/runs/{run_id}/notebook")
     assert status == 200 and out["notebook"]["nbformat"] == 4
     assert "squared 4" in "".join(out["notebook"]["cells"][-1]["outputs"][0]["text"])
-    assert out["pipeline_run_id"] == result.pipeline_run_id
