@@ -70,6 +70,9 @@ async def test_experiments_list_and_report(watched: dict[str, Any], api: Any) ->
     assert status == 400 and "alpha" in err["error"]
     status, err = await api("experiments/nosuch")
     assert status == 404 and "nbops ab list" in err["hint"]
+    _, doc = await api("openapi.json")
+    assert {"/alerts", "/alerts/history", "/alerts/{rule}/ack", "/experiments",
+            "/experiments/{name}"} <= set(doc["paths"])
 
 
 async def test_card_sections_for_the_ui(lab: dict[str, Any], api: Any) -> None:

@@ -71,8 +71,10 @@ def lab_server(tmp_path: Path) -> Iterator[dict[str, Any]]:
     root.mkdir()
     data = build_workspace(root)
     add_many_runs(root, MANY)  # another notebook's: the panel pages through them
+    t0 = time.perf_counter()
     data.update(add_alerts_and_experiment(root))
     add_pipeline_run(root)
+    print(f"nbops sidebar: alerts, experiment and pipeline run set up in {time.perf_counter() - t0:.1f} s")
     jpath = tmp_path / "jupyter-data"
     (jpath / "labextensions").mkdir(parents=True)
     (jpath / "labextensions" / "nbops-jupyterlab").symlink_to(BUILT)
@@ -144,7 +146,7 @@ def test_sidebar_shows_runs_and_models_and_refuses_promotion(lab_server: dict[st
     model = page.locator("#nbops-sidebar .nbops-model[data-model='clf']")
     assert "2 version(s)" in model.inner_text()
     page.screenshot(path=str(shots / "1-sidebar.png"))
-    _alerts_and_experiments(page, shots)
+    _timed(_alerts_and_experiments, page, shots)
 
     # Run the notebook's %%track cell: its run appears at the top of the list.
     page.locator(".jp-NotebookPanel .jp-Cell").first.click()
@@ -179,7 +181,7 @@ def test_sidebar_shows_runs_and_models_and_refuses_promotion(lab_server: dict[st
     # The run's cell becomes the notebook's active cell.
     assert "%%track -n live" in page.locator(".jp-NotebookPanel .jp-Cell.jp-mod-active").inner_text()
     assert "alpha" in page.locator("#nbops-sidebar .nbops-run-detail").inner_text()
-    _highlighted_code_and_diff(page, shots)
+    _timed(_highlighted_code_and_diff, page, shots)
 
     page.locator("#nbops-sidebar .nbops-back").click()
     page.locator("#nbops-sidebar .nbops-model[data-model='clf']").click()
@@ -190,10 +192,16 @@ def test_sidebar_shows_runs_and_models_and_refuses_promotion(lab_server: dict[st
     text = refusal.inner_text()
     assert text.startswith("Refused") and "bob" in text, text
     page.screenshot(path=str(shots / "5-promote-refused.png"))
-    _card_experiment_output(page, shots)
+    _timed(_card_experiment_output, page, shots)
     print(f"screenshots in {shots}")
     if os.environ.get("NBOPS_KEEP_SCREENSHOTS"):
         shutil.copytree(shots, os.environ["NBOPS_KEEP_SCREENSHOTS"], dirs_exist_ok=True)
+
+
+def _timed(step: Any, page: Any, shots: Path) -> None:
+    t0 = time.perf_counter()
+    step(page, shots)
+    print(f"nbops sidebar: {step.__name__.strip('_')} took {time.perf_counter() - t0:.1f} s")
 
 
 def _alerts_and_experiments(page: Any, shots: Path) -> None:
