@@ -11,6 +11,7 @@ pytest.importorskip("jupyter_server")
 pytest.importorskip("pytest_jupyter")
 
 from sidebar_support import add_alerts_and_experiment, add_pipeline_run  # noqa: E402
+from tornado.httpclient import HTTPClientError  # noqa: E402
 
 
 @pytest.fixture
@@ -18,7 +19,8 @@ def watched(lab: dict[str, Any], jp_root_dir: Path) -> dict[str, Any]:
     return {**lab, **add_alerts_and_experiment(jp_root_dir)}
 
 
-async def test_alerts_history_and_acknowledge(watched: dict[str, Any], api: Any) -> None:
+async def test_alerts_history_and_acknowledge(watched: dict[str, Any], api: Any, http_server_client: Any,
+                                             jp_base_url: str) -> None:
     assert watched["fired"] == ["clf-volume"]
     status, a = await api("alerts")
     assert status == 200 and a["firing"] == 1 and a["acknowledged"] == 0
@@ -37,6 +39,10 @@ async def test_alerts_history_and_acknowledge(watched: dict[str, Any], api: Any)
         status, err = await api("alerts/clf-volume/ack", user=user, method="POST", body={"note": "mine"})
         assert status == 403 and err["type"] == "PermissionDenied" and err["actor"] == user
         assert "contributor" in err["error"] and err["hint"]
+    with pytest.raises(HTTPClientError) as info:  # without Jupyter's token
+        await http_server_client.fetch(f"{jp_base_url}nbops/api/v1/alerts/clf-volume/ack", method="POST",
+                                       body="{}", raise_error=True)
+    assert info.value.code == 403
     _, a = await api("alerts")
     assert a["firing"] == 1  # nothing changed
     status, ok = await api("alerts/clf-volume/ack", user="dave", method="POST", body={"note": "on it"})

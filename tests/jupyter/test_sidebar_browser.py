@@ -271,3 +271,11 @@ def _card_experiment_output(page: Any, shots: Path) -> None:
     page.locator(".jp-NotebookPanel:visible .jp-OutputArea-output", has_text="squared 4").wait_for(timeout=30000)
     assert page.locator(".lm-TabBar-tab.lm-mod-current", has_text="square-").count() >= 1
     page.screenshot(path=str(shots / "8-output-notebook.png"))
+    # JupyterLab's dark theme: the panel, the highlighted code and the badge follow it.
+    page.locator(".lm-MenuBar-itemLabel", has_text="Settings").click()
+    page.locator(".lm-Menu-itemLabel", has_text="Theme").first.hover()
+    page.locator(".lm-Menu-itemLabel").get_by_text("JupyterLab Dark", exact=True).click()
+    page.wait_for_function("() => document.body.dataset.jpThemeLight === 'false'", timeout=15000)
+    page.locator("#nbops-sidebar .nbops-run", has_text="live").click()
+    page.locator("#nbops-sidebar .nbops-highlight span").first.wait_for(timeout=15000)
+    page.screenshot(path=str(shots / "9-dark-theme.png"))
