@@ -86,9 +86,10 @@ const plugin: JupyterFrontEndPlugin<void> = {
       }
     };
     window.setInterval(() => void panel.refreshOverview(), 15000);
-    // The alert badge on the tab counts firing alerts even while the panel is closed.
+    // The alert badge on the tab counts firing alerts even while the panel is closed
+    // (or shows a detail view, when the overview's refreshes pause).
     void panel.refreshBadge();
-    window.setInterval(() => void (panel.isVisible ? undefined : panel.refreshBadge()), BADGE_POLL_MS);
+    window.setInterval(() => void panel.refreshBadge(), BADGE_POLL_MS);
     tracker?.currentChanged.connect(refreshSoon);
     NotebookActions.executed.connect(refreshSoon);
     app.commands.addCommand('nbops:open-sidebar', {
