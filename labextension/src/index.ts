@@ -1,4 +1,5 @@
 import { JupyterFrontEnd, JupyterFrontEndPlugin } from '@jupyterlab/application';
+import { IEditorLanguageRegistry, jupyterHighlightStyle } from '@jupyterlab/codemirror';
 import { INotebookTracker, NotebookActions } from '@jupyterlab/notebook';
 import { LabIcon } from '@jupyterlab/ui-components';
 
@@ -12,14 +13,48 @@ const ICON_SVG = `<svg xmlns="http://www.w3.org/2000/svg" width="16" height="16"
 export const nbopsIcon = new LabIcon({ name: 'nbops:icon', svgstr: ICON_SVG });
 
 const REFRESH_AFTER_RUN_MS = [700, 2500, 6000];
+const BADGE_POLL_MS = 30000;
+
+/** The CSS of JupyterLab's highlight style: CodeMirror mounts it with the first editor; the
+ * sidebar may highlight before any editor exists. */
+let highlightMounted = false;
+function mountHighlightStyle(): void {
+  const rules = jupyterHighlightStyle.module?.getRules();
+  if (highlightMounted || !rules) {
+    return;
+  }
+  highlightMounted = true;
+  const style = document.createElement('style');
+  style.dataset.nbops = 'highlight';
+  style.textContent = rules;
+  document.head.append(style);
+}
 
 const plugin: JupyterFrontEndPlugin<void> = {
   id: 'nbops-jupyterlab:sidebar',
   description: 'The nbops catalog beside the notebook',
   autoStart: true,
-  optional: [INotebookTracker],
-  activate: (app: JupyterFrontEnd, tracker: INotebookTracker | null) => {
+  optional: [INotebookTracker, IEditorLanguageRegistry],
+  activate: (app: JupyterFrontEnd, tracker: INotebookTracker | null, languages: IEditorLanguageRegistry | null) => {
     const panel = new NbopsPanel({
+      highlight: async (code: string, language: string, el: HTMLElement) => {
+        mountHighlightStyle();
+        const lang = languages?.findBest(language) ?? null;
+        if (!languages || !lang) {
+          el.textContent = code;
+          return;
+        }
+        await languages.highlight(code, lang, el);
+      },
+      openNotebook: async (path: string, content: Record<string, unknown>) => {
+        const contents = app.serviceManager.contents;
+        const dir = path.split('/').slice(0, -1).join('/');
+        if (dir) {
+          await contents.get(dir, { content: false }).catch(() => contents.save(dir, { type: 'directory' }));
+        }
+        await contents.save(path, { type: 'notebook', format: 'json', content });
+        await app.commands.execute('docmanager:open', { path });
+      },
       currentNotebook: () => tracker?.currentWidget?.context.path ?? null,
       insertCode: (text: string) => {
         const nb = tracker?.currentWidget;
@@ -51,6 +86,10 @@ const plugin: JupyterFrontEndPlugin<void> = {
       }
     };
     window.setInterval(() => void panel.refreshOverview(), 15000);
+    // The alert badge on the tab counts firing alerts even while the panel is closed
+    // (or shows a detail view, when the overview's refreshes pause).
+    void panel.refreshBadge();
+    window.setInterval(() => void panel.refreshBadge(), BADGE_POLL_MS);
     tracker?.currentChanged.connect(refreshSoon);
     NotebookActions.executed.connect(refreshSoon);
     app.commands.addCommand('nbops:open-sidebar', {

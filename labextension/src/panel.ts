@@ -3,26 +3,36 @@ import { Widget } from '@lumino/widgets';
 import { ApiError, postAPI, requestAPI } from './api';
 import { button, h, table } from './dom';
 import {
-  aliasesByVersion,
-  artifactRef,
   formatAge,
   formatDuration,
-  formatValue,
   metricSummary,
   pageInfo,
   refusalText,
   runLabel
 } from './format';
+import { badgeText, outputNotebookPath, tabCaption } from './observed';
 import {
   ActionResult,
+  Alerts,
+  AlertState,
   AuditEntry,
+  ExperimentDetails,
+  ExperimentRow,
   Info,
+  ModelCard,
   ModelDetails,
   ModelRow,
+  OutputNotebook,
+  PipelineRun,
   Pipelines,
   RunDetails,
-  RunPage
+  RunDiff,
+  RunPage,
+  RunRow
 } from './types';
+import { modelView } from './modelview';
+import { runView } from './runview';
+import { alertHistoryView, alertsSection, cardView, experimentsSection, experimentView } from './views';
 
 export const PAGE_SIZE = 50;
 
@@ -33,9 +43,13 @@ export interface PanelHost {
   insertCode(text: string): boolean;
   /** Make the cell with this id the active one, if the active notebook has it. */
   jumpToCell(cellId: string): boolean;
+  /** Syntax-highlight `code` of `language` ('python', 'diff') into `el` (plain text if unknown). */
+  highlight(code: string, language: string, el: HTMLElement): Promise<void>;
+  /** Save `content` as the notebook `path` (through Jupyter's contents API) and open it. */
+  openNotebook(path: string, content: Record<string, unknown>): Promise<void>;
 }
 
-/** The nbops sidebar: this notebook's runs, models, pipelines and the audit log. */
+/** The nbops sidebar: this notebook's runs, alerts, models, experiments, pipelines and the audit log. */
 export class NbopsPanel extends Widget {
   private offset = 0;
   private allRuns = false;
@@ -45,12 +59,14 @@ export class NbopsPanel extends Widget {
   private inDetail = false;
   // Bumped by every load; a response that comes back after a newer load started is dropped.
   private generation = 0;
+  // The runs of the page shown last: what a run's detail view offers to diff with.
+  private lastRuns: RunRow[] = [];
 
   constructor(private host: PanelHost) {
     super();
     this.id = 'nbops-sidebar';
     this.addClass('nbops-panel');
-    this.title.caption = 'nbops: runs and models';
+    this.title.caption = tabCaption(0);
     this.message = h('div', { class: 'nbops-message', role: 'status' });
     this.body = h('div', { class: 'nbops-body' });
     const header = h(
@@ -99,19 +115,27 @@ export class NbopsPanel extends Widget {
       const info = await requestAPI<Info>('info');
       this.user = info.user;
       const notebook = this.allRuns ? null : this.host.currentNotebook();
-      const [runs, models, pipes, audit] = await Promise.all([
+      const [runs, alerts, models, experiments, pipes, audit] = await Promise.all([
         requestAPI<RunPage>('runs', {}, { notebook, offset: this.offset, limit: PAGE_SIZE }),
+        requestAPI<Alerts>('alerts'),
         requestAPI<{ models: ModelRow[] }>('models'),
+        requestAPI<{ experiments: ExperimentRow[] }>('experiments'),
         requestAPI<Pipelines>('pipelines', {}, { limit: 10 }),
         requestAPI<{ entries: AuditEntry[] }>('audit', {}, { limit: 10 })
       ]);
+      this.setBadge(alerts.firing);
       if (gen !== this.generation) {
         return;
       }
       this.body.replaceChildren(
         h('div', { class: 'nbops-user' }, `acting as ${this.user} · ${info.workspace}`),
         this.runsSection(runs, notebook),
+        alertsSection(alerts, {
+          ack: rule => void this.act(`alerts/${encodeURIComponent(rule)}/ack`, {}, `acknowledged ${rule}`),
+          history: () => this.navigate(() => this.openAlertHistory())
+        }),
         this.modelsSection(models.models),
+        experimentsSection(experiments.experiments, name => this.navigate(() => this.openExperiment(name))),
         this.pipelinesSection(pipes),
         this.auditSection(audit.entries)
       );
@@ -120,16 +144,34 @@ export class NbopsPanel extends Widget {
     }
   }
 
+  /** The count of firing alerts on the sidebar's tab (a badge), and in its tooltip. */
+  setBadge(firing: number): void {
+    const text = badgeText(firing);
+    const { ['nbops-alerts']: _old, ...rest } = this.title.dataset;
+    this.title.dataset = text ? { ...rest, 'nbops-alerts': text } : rest;
+    this.title.caption = tabCaption(firing);
+  }
+
+  /** Only the badge (the panel may be hidden): one small request. */
+  async refreshBadge(): Promise<void> {
+    try {
+      this.setBadge((await requestAPI<Alerts>('alerts')).firing);
+    } catch {
+      // the next refresh shows the error
+    }
+  }
+
   private section(title: string, cls: string, ...content: (Node | string)[]): HTMLElement {
     return h('section', { class: `nbops-section ${cls}` }, h('h3', {}, title), ...content);
   }
 
   private runsSection(page: RunPage, notebook: string | null): HTMLElement {
+    this.lastRuns = page.runs;
     const p = pageInfo(page.total, page.offset, page.limit);
     const rows = page.runs.map(r =>
       h(
         'li',
-        { class: 'nbops-run', 'data-run-id': r.run_id, title: r.run_id, onclick: () => void this.openRun(r.run_id) },
+        { class: 'nbops-run', 'data-run-id': r.run_id, title: r.run_id, onclick: () => this.navigate(() => this.openRun(r.run_id)) },
         h('span', { class: `nbops-status nbops-status-${r.status}` }, r.status === 'finished' ? '●' : '○'),
         h('span', { class: 'nbops-run-name' }, runLabel(r)),
         r.hidden_state ? h('span', { class: 'nbops-hidden', title: `hidden state: ${r.hidden_state}` }, '⚠') : null,
@@ -181,7 +223,7 @@ export class NbopsPanel extends Widget {
     const items = models.map(m =>
       h(
         'li',
-        { class: 'nbops-model', 'data-model': m.name, onclick: () => void this.openModel(m.name) },
+        { class: 'nbops-model', 'data-model': m.name, onclick: () => this.navigate(() => this.openModel(m.name)) },
         h('span', { class: 'nbops-model-name' }, m.name),
         h('span', { class: 'nbops-dim' }, ` ${m.versions} version(s)`),
         m.aliases ? h('span', { class: 'nbops-chip' }, m.aliases) : null
@@ -197,12 +239,17 @@ export class NbopsPanel extends Widget {
       s.next_run ? formatAge(s.next_run).replace(' ago', '') : '',
       button('Run now', () => void this.act(`schedules/${encodeURIComponent(s.name)}/run`, {}, `queued ${s.name}`))
     ]);
-    const runs = p.runs.map(r => [r.schedule_name ?? r.notebook.split('/').pop() ?? '', r.status, formatAge(r.started_at), formatDuration(r.duration_ms)]);
+    const runs = p.runs.map(r => {
+      const name = r.schedule_name ?? r.notebook.split('/').pop() ?? '';
+      const open = h('a', { class: 'nbops-open-output', href: '#', title: 'open the output notebook',
+        onclick: (ev: Event) => { ev.preventDefault(); void this.openOutput(r); } }, `${name} ↗`);
+      return [r.output_key ? open : name, r.status, formatAge(r.started_at), formatDuration(r.duration_ms)];
+    });
     return this.section(
       'Pipelines',
       'nbops-pipelines',
       scheds.length ? table(['schedule', 'when', 'next', ''], scheds) : 'no schedules',
-      runs.length ? table(['run', 'status', 'started', 'took'], runs) : ''
+      runs.length ? table(['run (output)', 'status', 'started', 'took'], runs) : ''
     );
   }
 
@@ -229,51 +276,7 @@ export class NbopsPanel extends Widget {
     }, 'nbops-back');
   }
 
-  async openRun(runId: string): Promise<void> {
-    try {
-      ++this.generation;
-      const d = await requestAPI<RunDetails>(`runs/${encodeURIComponent(runId)}`);
-      this.inDetail = true;
-      this.body.replaceChildren(this.runView(d));
-      if (d.run.cell_id) {
-        this.host.jumpToCell(d.run.cell_id);
-      }
-    } catch (err) {
-      this.showError(err);
-    }
-  }
 
-  private runView(d: RunDetails): HTMLElement {
-    const r = d.run;
-    const latest = new Map(d.metrics.map(m => [m.key, m.value]));
-    const arts = (list: RunDetails['outputs']) =>
-      list.length
-        ? table(['name', 'kind', ''], list.map(a => {
-            const ref = artifactRef(a, r.run_id);
-            return [ref, a.kind, button('Insert checkout', () => this.insert(ref))];
-          }))
-        : 'none';
-    return h(
-      'div',
-      { class: 'nbops-detail nbops-run-detail' },
-      this.back(),
-      h('h3', {}, `Run ${runLabel(r)}`),
-      h('div', { class: 'nbops-dim' }, `${r.run_id} · ${r.status} · ${formatDuration(r.duration_ms)} · ${r.user_name}`),
-      d.hidden_state ? h('div', { class: 'nbops-hidden-note' }, `⚠ hidden state: ${d.hidden_state}`) : null,
-      h('h4', {}, 'Code'),
-      h('pre', { class: 'nbops-code' }, h('code', {}, d.code ?? '')),
-      h('h4', {}, 'Parameters'),
-      table(['name', 'value'], Object.entries(d.params).map(([k, v]) => [k, formatValue(v)])),
-      h('h4', {}, 'Metrics'),
-      table(['name', 'value'], [...latest.entries()].map(([k, v]) => [k, formatValue(v)])),
-      h('h4', {}, 'Inputs'),
-      arts(d.inputs),
-      h('h4', {}, 'Outputs'),
-      arts(d.outputs),
-      h('h4', {}, 'Lineage'),
-      table(['from', 'relation', 'to'], d.lineage.map(e => [e.src_ref, e.relation, e.dst_ref]))
-    );
-  }
 
   private insert(ref: string): void {
     const text = `%nbops checkout ${ref}`;
@@ -284,64 +287,89 @@ export class NbopsPanel extends Widget {
     }
   }
 
-  async openModel(name: string): Promise<void> {
+
+
+  /** Open a detail view: `load` fetches, `view` builds it (with a back button to `backTo`). */
+
+
+  /** Open a detail view: `load` fetches, `view` builds it (its back button returns to `backTo`,
+   * default the overview). Background refreshes keep away while it loads; a newer load wins. */
+  private async detail<T>(load: () => Promise<T>, view: (data: T, back: HTMLElement) => HTMLElement,
+    backTo?: () => Promise<void>): Promise<void> {
+    const gen = ++this.generation;
+    const wasDetail = this.inDetail;
+    this.inDetail = true;
     try {
-      ++this.generation;
-      const m = await requestAPI<ModelDetails>(`models/${encodeURIComponent(name)}`);
-      this.inDetail = true;
-      this.body.replaceChildren(this.modelView(m));
+      const data = await load();
+      if (gen === this.generation) {
+        const back = backTo ? button('← Back', () => void backTo(), 'nbops-back') : this.back();
+        this.body.replaceChildren(view(data, back));
+      }
     } catch (err) {
-      this.showError(err);
+      if (gen === this.generation) {
+        this.inDetail = wasDetail;
+        this.showError(err);
+      }
     }
   }
 
-  private modelView(m: ModelDetails): HTMLElement {
-    const alias = h('input', { class: 'nbops-alias jp-mod-styled', value: 'prod', 'aria-label': 'alias' }) as HTMLInputElement;
-    const reason = h('input', { class: 'nbops-reason jp-mod-styled', placeholder: 'reason', 'aria-label': 'reason' }) as HTMLInputElement;
-    const reload = () => this.openModel(m.name);
-    const byVersion = aliasesByVersion(m.aliases);
-    const common = () => ({ model: m.name, alias: alias.value, reason: reason.value });
-    const versions = m.versions.map(v => [
-      `v${v.version}`,
-      (byVersion.get(v.version) ?? []).map(a => h('span', { class: 'nbops-chip' }, a)),
-      v.status,
-      h(
-        'span',
-        { class: 'nbops-actions' },
-        button('Promote', () => void this.act('actions/promote', { ...common(), version: v.version },
-          `promoted ${m.name}@v${v.version} to ${alias.value}`, reload), 'nbops-promote'),
-        button('Request', () => void this.act('actions/request', { ...common(), version: v.version },
-          `requested ${m.name}@v${v.version} → ${alias.value}`, reload), 'nbops-request'),
-        button('Checkout', () => this.insert(`${m.name}@v${v.version}`))
-      )
-    ]);
-    const aliases = Object.entries(m.aliases).map(([a, v]) => [
-      a, `v${v}`,
-      button('Rollback', () => void this.act('actions/rollback', { model: m.name, alias: a, reason: reason.value },
-        `rolled back ${m.name}@${a}`, reload), 'nbops-rollback')
-    ]);
-    const requests = m.requests.map(q => [
-      `v${q.version} → ${q.alias}`, q.status, q.requested_by, String(q.approvals),
-      q.status === 'pending'
-        ? h('span', {},
-            button('Approve', () => void this.act('actions/approve', { request_id: q.request_id, comment: reason.value }, 'approved', reload), 'nbops-approve'),
-            button('Reject', () => void this.act('actions/reject', { request_id: q.request_id, comment: reason.value }, 'rejected', reload), 'nbops-reject'))
-        : ''
-    ]);
-    return h(
-      'div',
-      { class: 'nbops-detail nbops-model-detail', 'data-model': m.name },
-      this.back(),
-      h('h3', {}, `Model ${m.name}`),
-      h('div', { class: 'nbops-form' }, h('label', {}, 'alias ', alias), h('label', {}, 'reason ', reason)),
-      h('h4', {}, 'Versions'),
-      table(['version', 'aliases', 'status', ''], versions),
-      h('h4', {}, 'Aliases'),
-      aliases.length ? table(['alias', 'version', ''], aliases) : 'none',
-      h('h4', {}, 'Requests and approvals'),
-      requests.length ? table(['request', 'status', 'by', 'approvals', ''], requests) : 'none',
-      h('h4', {}, 'History'),
-      table(['alias', 'version', 'kind', 'who', 'when'], m.history.map(e => [e.alias, e.version === null ? '' : `v${e.version}`, e.kind, e.actor, formatAge(e.ts)]))
-    );
+  /** A click that navigates: the last action's message goes. */
+  private navigate(open: () => Promise<void>): void {
+    this.clearMessage();
+    void open();
+  }
+
+  openRun(runId: string): Promise<void> {
+    return this.detail(() => requestAPI<RunDetails>(`runs/${encodeURIComponent(runId)}`), (d, back) => {
+      const view = runView(d, {
+        back,
+        lastRuns: this.lastRuns,
+        insert: ref => this.insert(ref),
+        highlight: (code, language, el) => this.host.highlight(code, language, el),
+        diff: other => requestAPI<RunDiff>(`runs/${encodeURIComponent(runId)}`, {}, { diff: other }),
+        showError: err => this.showError(err)
+      });
+      if (d.run.cell_id) {
+        this.host.jumpToCell(d.run.cell_id);
+      }
+      return view;
+    });
+  }
+
+  openModel(name: string): Promise<void> {
+    return this.detail(() => requestAPI<ModelDetails>(`models/${encodeURIComponent(name)}`), (m, back) =>
+      modelView(m, {
+        back,
+        act: (path, body, done, then) => this.act(path, body, done, then),
+        insert: ref => this.insert(ref),
+        openCard: (model, version) => this.navigate(() => this.openCard(model, version)),
+        reload: () => this.openModel(m.name)
+      }));
+  }
+
+  openExperiment(name: string): Promise<void> {
+    return this.detail(() => requestAPI<ExperimentDetails>(`experiments/${encodeURIComponent(name)}`), experimentView);
+  }
+
+  openAlertHistory(): Promise<void> {
+    return this.detail(async () => (await requestAPI<{ events: AlertState[] }>('alerts/history', {}, { limit: 100 })).events,
+      alertHistoryView);
+  }
+
+  openCard(model: string, version: number): Promise<void> {
+    return this.detail(() => requestAPI<ModelCard>(`models/${encodeURIComponent(model)}/card`, {}, { ref: `${model}@v${version}` }),
+      cardView, () => this.openModel(model));
+  }
+
+  /** Save a pipeline run's output notebook under nbops-outputs/ and open it in JupyterLab. */
+  async openOutput(r: PipelineRun): Promise<void> {
+    try {
+      const out = await requestAPI<OutputNotebook>(`pipelines/runs/${encodeURIComponent(r.pipeline_run_id)}/notebook`);
+      const path = outputNotebookPath(r);
+      await this.host.openNotebook(path, out.notebook);
+      this.showOk(`opened ${path}`);
+    } catch (err) {
+      this.showError(err);
+    }
   }
 }

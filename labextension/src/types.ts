@@ -171,3 +171,125 @@ export interface ActionResult {
   status?: string;
   trigger_id?: string;
 }
+
+export interface AlertState {
+  event_id: string;
+  rule_name: string;
+  fire_id: string;
+  state: 'firing' | 'acknowledged' | 'resolved' | string;
+  value: number | null;
+  threshold: number | null;
+  n_samples: number | null;
+  severity: string | null;
+  message: string;
+  actor: string;
+  ts: string;
+  model?: string | null;
+  metric?: string | null;
+  rule_deleted?: boolean;
+}
+
+export interface AlertRule {
+  name: string;
+  model: string;
+  metric: string;
+  aggregation: string;
+  comparison: string;
+  threshold: number;
+  window_s: number;
+  severity: string;
+  feature: string | null;
+  trigger_schedule: string | null;
+  description: string | null;
+}
+
+export interface Alerts {
+  firing: number;
+  acknowledged: number;
+  alerts: AlertState[];
+  rules: AlertRule[];
+}
+
+export interface ExperimentRow {
+  name: string;
+  status: string;
+  mode: string;
+  unit: string;
+  variants: Record<string, string>;
+  weights: Record<string, number>;
+  winner: string | null;
+  started_at: string | null;
+  changed_at: string;
+  changed_by: string;
+}
+
+export interface ExperimentComparison {
+  variant: string;
+  method: string;
+  n_control: number;
+  n_treatment: number;
+  control: number | null;
+  treatment: number | null;
+  lift: number | null;
+  ci: [number | null, number | null];
+  relative_lift: number | null;
+  relative_ci: [number | null, number | null] | null;
+  p_value: number | null;
+  adjusted_p: number | null;
+  p_always_valid: number | null;
+  cs: [number | null, number | null];
+  significant: boolean;
+  p_better: number | null;
+  expected_loss: number | null;
+}
+
+export interface ExperimentReport {
+  decision: string;
+  winner: string | null;
+  reasons: string[];
+  units: Record<string, number>;
+  breaches: string[];
+  health: Record<string, { requests: number; errors: number }>;
+  shadow_agreement: number | null;
+  srm: { p_value: number | null; mismatch: boolean } | null;
+  comparisons: ExperimentComparison[];
+  text: string;
+}
+
+export interface ExperimentDetails {
+  experiment: ExperimentRow & {
+    pinned: Record<string, string>;
+    metric: { name: string; kind: string; higher_is_better?: boolean };
+    reason: string | null;
+  };
+  report: ExperimentReport;
+}
+
+export type CardBlock = { text: string } | { table: { head: string[]; rows: unknown[][] } };
+
+export interface ModelCard {
+  title: string;
+  sections: { heading: string; blocks: CardBlock[] }[];
+  markdown: string;
+}
+
+export interface SideBySide {
+  key: string;
+  a: unknown;
+  b: unknown;
+  changed: boolean;
+}
+
+export interface RunDiff {
+  a: string;
+  b: string;
+  code_changed: boolean;
+  params: SideBySide[];
+  metrics: SideBySide[];
+  text: string;
+}
+
+export interface OutputNotebook {
+  pipeline_run_id: string;
+  notebook: Record<string, unknown>;
+}

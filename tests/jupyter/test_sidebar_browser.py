@@ -1,5 +1,7 @@
 """JupyterLab in headless Chromium: the nbops sidebar shows a notebook's runs and models, and a
-promotion by a user without the role is refused in the UI.
+promotion by a user without the role is refused in the UI; a firing alert puts a badge on the
+tab, an experiment shows its decision, a run's code is highlighted and diffed, a model card
+and a pipeline run's output notebook open.
 
 Needs Debian's chromium (`.ci/sysdeps` installs it) and the built extension
 (`make labextension`); playwright drives the system browser (no browser download).
@@ -21,7 +23,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sidebar_support import add_many_runs, build_workspace
+from sidebar_support import (
+    add_alerts_and_experiment,
+    add_many_runs,
+    add_pipeline_run,
+    build_workspace,
+)
 
 CHROMIUM = "/usr/bin/chromium"
 FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -64,6 +71,10 @@ def lab_server(tmp_path: Path) -> Iterator[dict[str, Any]]:
     root.mkdir()
     data = build_workspace(root)
     add_many_runs(root, MANY)  # another notebook's: the panel pages through them
+    t0 = time.perf_counter()
+    data.update(add_alerts_and_experiment(root))
+    add_pipeline_run(root)
+    print(f"nbops sidebar: alerts, experiment and pipeline run set up in {time.perf_counter() - t0:.1f} s")
     jpath = tmp_path / "jupyter-data"
     (jpath / "labextensions").mkdir(parents=True)
     (jpath / "labextensions" / "nbops-jupyterlab").symlink_to(BUILT)
@@ -135,6 +146,7 @@ def test_sidebar_shows_runs_and_models_and_refuses_promotion(lab_server: dict[st
     model = page.locator("#nbops-sidebar .nbops-model[data-model='clf']")
     assert "2 version(s)" in model.inner_text()
     page.screenshot(path=str(shots / "1-sidebar.png"))
+    _timed(_alerts_and_experiments, page, shots)
 
     # Run the notebook's %%track cell: its run appears at the top of the list.
     page.locator(".jp-NotebookPanel .jp-Cell").first.click()
@@ -169,7 +181,7 @@ def test_sidebar_shows_runs_and_models_and_refuses_promotion(lab_server: dict[st
     # The run's cell becomes the notebook's active cell.
     assert "%%track -n live" in page.locator(".jp-NotebookPanel .jp-Cell.jp-mod-active").inner_text()
     assert "alpha" in page.locator("#nbops-sidebar .nbops-run-detail").inner_text()
-    page.screenshot(path=str(shots / "4-run-details.png"))
+    _timed(_highlighted_code_and_diff, page, shots)
 
     page.locator("#nbops-sidebar .nbops-back").click()
     page.locator("#nbops-sidebar .nbops-model[data-model='clf']").click()
@@ -180,6 +192,90 @@ def test_sidebar_shows_runs_and_models_and_refuses_promotion(lab_server: dict[st
     text = refusal.inner_text()
     assert text.startswith("Refused") and "bob" in text, text
     page.screenshot(path=str(shots / "5-promote-refused.png"))
+    _timed(_card_experiment_output, page, shots)
     print(f"screenshots in {shots}")
     if os.environ.get("NBOPS_KEEP_SCREENSHOTS"):
         shutil.copytree(shots, os.environ["NBOPS_KEEP_SCREENSHOTS"], dirs_exist_ok=True)
+
+
+def _timed(step: Any, page: Any, shots: Path) -> None:
+    t0 = time.perf_counter()
+    step(page, shots)
+    print(f"nbops sidebar: {step.__name__.strip('_')} took {time.perf_counter() - t0:.1f} s")
+
+
+def _alerts_and_experiments(page: Any, shots: Path) -> None:
+    """The firing alert's badge on the tab, the alerts and experiments sections, and bob (no role)
+    refused when he acknowledges."""
+    tab = page.locator(".lm-TabBar-tab[data-id='nbops-sidebar']")
+    assert tab.get_attribute("data-nbops-alerts") == "1"
+    assert "1 alert firing" in (tab.get_attribute("title") or "")
+    badge = page.evaluate("""() => getComputedStyle(document.querySelector(
+        ".lm-TabBar-tab[data-id='nbops-sidebar']"), '::before').content""")
+    assert badge == '"1"', badge
+    box = tab.bounding_box()
+    page.screenshot(path=str(shots / "1a-alert-badge.png"), clip={
+        "x": 0, "y": max(0, box["y"] - 40), "width": 360, "height": box["height"] + 80})
+    alert = page.locator("#nbops-sidebar .nbops-alert[data-rule='clf-volume']")
+    assert "FIRING" in alert.inner_text() and "volume is > 5" in alert.inner_text()
+    exp = page.locator("#nbops-sidebar .nbops-experiment[data-experiment='clf-ab']")
+    assert "running" in exp.inner_text() and "treatment clf@v2 50%" in exp.inner_text()
+    alert.locator(".nbops-ack").click()
+    refusal = page.locator("#nbops-sidebar .nbops-refusal")
+    refusal.wait_for(timeout=15000)
+    assert refusal.inner_text().startswith("Refused") and "bob" in refusal.inner_text()
+    page.locator("#nbops-sidebar .nbops-alerts").scroll_into_view_if_needed()
+    page.screenshot(path=str(shots / "1b-alerts-experiments-ack-refused.png"))
+    assert tab.get_attribute("data-nbops-alerts") == "1"  # still firing
+
+
+def _highlighted_code_and_diff(page: Any, shots: Path) -> None:
+    """The run's code highlighted by JupyterLab's CodeMirror styles; its diff with the run before."""
+    tokens = page.locator("#nbops-sidebar .nbops-code .nbops-highlight span")
+    tokens.first.wait_for(timeout=15000)
+    colors = page.evaluate("""() => [...document.querySelectorAll('#nbops-sidebar .nbops-highlight span')]
+        .map(s => getComputedStyle(s).color)""")
+    plain = page.evaluate("""() => getComputedStyle(document.querySelector('#nbops-sidebar .nbops-highlight')).color""")
+    assert len(set(colors) - {plain}) >= 1, (colors, plain)  # tokens are coloured, not plain text
+    page.screenshot(path=str(shots / "4-run-details.png"))
+    page.locator("#nbops-sidebar .nbops-diff-button").click()
+    diff = page.locator("#nbops-sidebar .nbops-diff")
+    diff.wait_for(timeout=15000)
+    text = diff.inner_text()  # the live run against the run before it, train-2
+    assert "the code changed" in text and "live\ttrain-2" in text and "-alpha = 0.5" in text, text
+    diff.scroll_into_view_if_needed()
+    page.screenshot(path=str(shots / "4a-run-diff.png"))
+
+
+def _card_experiment_output(page: Any, shots: Path) -> None:
+    """A model card, an experiment's decision and estimates, a pipeline run's output notebook."""
+    page.locator("#nbops-sidebar .nbops-card-button").nth(1).click()
+    card = page.locator("#nbops-sidebar .nbops-card")
+    card.wait_for(timeout=15000)
+    assert card.locator("h3").text_content().endswith("clf@v2") and "Hyperparameters" in card.inner_text()
+    page.screenshot(path=str(shots / "6-model-card.png"))
+    page.locator("#nbops-sidebar .nbops-back").click()  # back to the model
+    page.locator("#nbops-sidebar .nbops-model-detail").wait_for(timeout=15000)
+    page.locator("#nbops-sidebar .nbops-back").click()  # back to the overview
+    page.locator("#nbops-sidebar .nbops-experiment[data-experiment='clf-ab']").click()
+    detail = page.locator("#nbops-sidebar .nbops-experiment-detail")
+    detail.wait_for(timeout=15000)
+    assert detail.locator(".nbops-decision").inner_text() == "winner: treatment"
+    estimates = detail.locator(".nbops-comparison[data-variant='treatment'] .nbops-estimates").inner_text()
+    assert "relative lift\t+" in estimates and "P(better)\t1" in estimates, estimates
+    page.screenshot(path=str(shots / "7-experiment.png"))
+    page.locator("#nbops-sidebar .nbops-back").click()
+    page.locator("#nbops-sidebar .nbops-open-output").first.click()
+    ok = page.locator("#nbops-sidebar .nbops-ok", has_text="opened nbops-outputs/square-")
+    ok.wait_for(timeout=30000)
+    page.locator(".jp-NotebookPanel:visible .jp-OutputArea-output", has_text="squared 4").wait_for(timeout=30000)
+    assert page.locator(".lm-TabBar-tab.lm-mod-current", has_text="square-").count() >= 1
+    page.screenshot(path=str(shots / "8-output-notebook.png"))
+    # JupyterLab's dark theme: the panel, the highlighted code and the badge follow it.
+    page.locator(".lm-MenuBar-itemLabel", has_text="Settings").click()
+    page.locator(".lm-Menu-itemLabel", has_text="Theme").first.hover()
+    page.locator(".lm-Menu-itemLabel").get_by_text("JupyterLab Dark", exact=True).click()
+    page.wait_for_function("() => document.body.dataset.jpThemeLight === 'false'", timeout=15000)
+    page.locator("#nbops-sidebar .nbops-run", has_text="live").click()
+    page.locator("#nbops-sidebar .nbops-highlight span").first.wait_for(timeout=15000)
+    page.screenshot(path=str(shots / "9-dark-theme.png"))

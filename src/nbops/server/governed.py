@@ -60,7 +60,10 @@ def model_card(hub: WorkspaceHub, ref: str) -> dict[str, Any]:
     from nbops.governance.cards import build_card
 
     card = build_card(_registry(hub), ref)
-    return {"title": card.title, "markdown": card.markdown, "html": card.html}
+    sections = [{"heading": heading, "blocks": [
+        {"table": {"head": list(b[0]), "rows": value([list(r) for r in b[1]])}} if isinstance(b, tuple)
+        else {"text": b} for b in blocks]} for heading, blocks in card.sections]
+    return {"title": card.title, "sections": sections, "markdown": card.markdown, "html": card.html}
 
 
 def audit_log(hub: WorkspaceHub, model: str | None, limit: int) -> dict[str, Any]:

@@ -19,7 +19,7 @@ import tornado.web
 from jupyter_server.base.handlers import APIHandler
 
 from nbops.errors import NbopsError
-from nbops.server import governed, service
+from nbops.server import governed, observed, service
 from nbops.server.openapi import openapi_document
 
 _POOL = ThreadPoolExecutor(max_workers=2, thread_name_prefix="nbops-api")
@@ -174,6 +174,39 @@ class Actions(Base):
         await self.call(governed.act, self.hub, action, self.body(), self.actor())
 
 
+class Alerts(Base):
+    @tornado.web.authenticated
+    async def get(self) -> None:
+        await self.call(observed.list_alerts, self.hub)
+
+
+class AlertHistory(Base):
+    @tornado.web.authenticated
+    async def get(self) -> None:
+        limit = service.parse_run_query({"limit": self.get_argument("limit", None)}).limit
+        await self.call(observed.alert_history, self.hub, self.get_argument("rule", None), limit)
+
+
+class AlertAck(Base):
+    @tornado.web.authenticated
+    async def post(self, rule: str) -> None:
+        await self.call(observed.acknowledge, self.hub, rule, self.body(), self.actor())
+
+
+class Experiments(Base):
+    @tornado.web.authenticated
+    async def get(self) -> None:
+        await self.call(observed.list_experiments, self.hub, self.get_argument("status", None))
+
+
+class ExperimentOne(Base):
+    @tornado.web.authenticated
+    async def get(self, name: str) -> None:
+        alpha = service.parse_float(self.get_argument("alpha", None), 0.05, 1e-6, 0.5, "alpha")
+        min_units = service.parse_int(self.get_argument("min_units", None), 100, 2, 10**9, "min_units")
+        await self.call(observed.experiment_report, self.hub, name, alpha, min_units)
+
+
 class OpenAPI(Base):
     @tornado.web.authenticated
     async def get(self) -> None:
@@ -200,6 +233,11 @@ ROUTES: list[tuple[str, type[Base]]] = [
     (f"pipelines/runs/{NAME}/notebook", OutputNotebook),
     (f"schedules/{NAME}/run", RunScheduleNow),
     ("audit", Audit),
+    ("alerts", Alerts),
+    ("alerts/history", AlertHistory),
+    (f"alerts/{NAME}/ack", AlertAck),
+    ("experiments", Experiments),
+    (f"experiments/{NAME}", ExperimentOne),
     ("actions/(promote|rollback|request|approve|reject)", Actions),
     ("openapi.json", OpenAPI),
 ]

@@ -75,7 +75,19 @@ def _env_home() -> bool:
     return bool(os.environ.get("NBOPS_HOME"))
 
 
-def _int(v: Any, default: int, low: int, high: int, what: str) -> int:
+def parse_float(v: Any, default: float, low: float, high: float, what: str) -> float:
+    if v is None or v == "":
+        return default
+    try:
+        x = float(v)
+    except (TypeError, ValueError):
+        raise NbopsError(f"{what} must be a number, not {v!r}", hint=f"use {low:g}..{high:g}") from None
+    if not low <= x <= high:
+        raise NbopsError(f"{what} must be in {low:g}..{high:g}, not {x:g}", hint=f"use {low:g}..{high:g}")
+    return x
+
+
+def parse_int(v: Any, default: int, low: int, high: int, what: str) -> int:
     if v is None or v == "":
         return default
     try:
@@ -91,8 +103,8 @@ def parse_run_query(args: dict[str, str | None]) -> RunQuery:
     return RunQuery(
         notebook=args.get("notebook") or None, filter=args.get("filter") or None,
         sort=args.get("sort") or "started_at", ascending=(args.get("order") or "desc") == "asc",
-        offset=_int(args.get("offset"), 0, 0, 10**9, "offset"),
-        limit=_int(args.get("limit"), 50, 1, MAX_PAGE, "limit"))
+        offset=parse_int(args.get("offset"), 0, 0, 10**9, "offset"),
+        limit=parse_int(args.get("limit"), 50, 1, MAX_PAGE, "limit"))
 
 
 def list_runs(hub: WorkspaceHub, q: RunQuery) -> dict[str, Any]:
