@@ -1,0 +1,181 @@
+"""nbops replay: an exploratory session in a real IPython shell becomes a pipeline notebook
+that a real kernel (papermill, through nbops.pipelines.run) executes and verifies."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+IMPORTS = ("import numpy as np\nimport pandas as pd\n"
+           "from sklearn.datasets import make_classification\n"
+           "from sklearn.model_selection import train_test_split\n"
+           "from sklearn.ensemble import RandomForestClassifier\n"
+           "from sklearn.linear_model import LogisticRegression")
+DATA = ("%%track -n data\n"
+        "X, y = make_classification(n_samples=240, n_features=6, random_state=0)\n"
+        "df = pd.DataFrame(X, columns=[f'f{i}' for i in range(6)])\n"
+        "df['y'] = y")
+SPLIT = ("%%track -n split\n"
+         "test_size = 0.25  # held out\n"
+         "X_train, X_test, y_train, y_test = train_test_split(\n"
+         "    df.drop(columns='y'), df['y'], test_size=test_size, random_state=0)")
+TRAIN = ("%%track -n train\n"
+         "clf = RandomForestClassifier(n_estimators=n_estimators, max_depth=max_depth, random_state=0)\n"
+         "clf.fit(X_train, y_train)\n"
+         "acc = clf.score(X_test, y_test)")
+DEAD = "%%track -n dead\nsummary = df.describe()\nspread = float(df['f0'].std())"
+PLOT = ("%%track -n plot\nimport plotly.graph_objects as go\n"
+        "fig = go.Figure(go.Histogram(x=df['f0']))")
+
+
+def params(n: int) -> str:
+    return f"%%track -n params\nn_estimators = {n}\nmax_depth = 4"
+
+
+class Session:
+    """A notebook being explored: cells run in a real IPython shell, in any order, and saved."""
+
+    def __init__(self, ip: Any, path: Path) -> None:
+        self.ip, self.path = ip, path
+        self.cells: dict[str, str] = {}
+
+    def run(self, cell_id: str, source: str) -> None:
+        self.cells[cell_id] = source
+        result = self.ip.run_cell(source, store_history=True, cell_id=cell_id)
+        assert result.success, result.error_in_exec
+
+    def save(self, order: list[str]) -> None:
+        import nbformat
+
+        cells = []
+        for cell_id in order:
+            cell = nbformat.v4.new_code_cell(self.cells[cell_id])
+            cell.id = cell_id
+            cells.append(cell)
+        nbformat.write(nbformat.v4.new_notebook(cells=cells), str(self.path))
+
+    def ws(self) -> Any:
+        session = self.ip.magics_manager.registry["NbopsMagics"].session
+        session.flush()
+        return session.ws
+
+
+def _shell() -> Any:
+    from IPython.core.interactiveshell import InteractiveShell
+
+    if InteractiveShell.initialized():
+        return InteractiveShell.instance()
+    from IPython.testing.globalipapp import get_ipython
+
+    return get_ipython()
+
+
+@pytest.fixture
+def session(workspace_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Session]:
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(ROOT / "src"), os.environ.get("PYTHONPATH", "")]))
+    nb = workspace_dir / "explore.ipynb"
+    monkeypatch.setenv("NBOPS_NOTEBOOK", str(nb))
+    import nbops
+
+    nbops.open().close()
+    ip = _shell()
+    ip.reset(new_session=False)
+    ip.run_line_magic("load_ext", "nbops")
+    s = Session(ip, nb)
+    yield s
+    magics = ip.magics_manager.registry["NbopsMagics"]
+    ip.run_line_magic("unload_ext", "nbops")
+    if magics.session._ws is not None:
+        magics.session._ws.close()
+    ip.reset(new_session=False)
+
+
+def _sources(nb: Any) -> list[str]:
+    return [c.source for c in nb.cells if c.cell_type == "code"]
+
+
+def test_exploratory_notebook_replays_to_a_pipeline_that_reproduces_the_model(session: Session) -> None:
+    from nbops.pipelines import replay
+
+    s = session
+    s.run("imports", IMPORTS)  # untracked, as import cells usually are
+    s.run("data", DATA)
+    s.run("split", SPLIT)
+    s.run("params", params(10))  # a cell the user added at the bottom of the notebook
+    s.run("train", TRAIN)
+    s.run("dead", DEAD)
+    s.run("plot", PLOT)
+    s.run("params", params(30))  # changed the parameter below, then ...
+    s.run("train", TRAIN)  # ... re-ran the training cell above it
+    s.save(["imports", "data", "split", "train", "dead", "plot", "params"])
+    ws = s.ws()
+    assert ws.artifact("clf@v2")["metadata"].count('"n_estimators": 30') == 1
+
+    result = replay("clf@v2", output=s.path.parent / "pipeline.ipynb", verify=True, ws=ws, progress=False)
+
+    # only what produced the model, in the order values were produced (params after split);
+    # both runs of the params cell: max_depth=4 rebound to an equal value keeps its first producer
+    assert [st.name for st in result.steps] == ["data", "split", "params", "params", "train"]
+    assert {r["name"] for r in result.left_out} == {"dead", "plot"}
+    nb = result.notebook
+    code = "\n".join(_sources(nb))
+    assert "describe()" not in code and "go.Figure" not in code and "plotly" not in code
+    [param_cell] = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
+    assert param_cell.source.splitlines()[1:] == [
+        "test_size = 0.25  # held out", "max_depth = 4", "n_estimators = 30"]
+    assert code.count("n_estimators = ") == 1 and code.count("test_size = ") == 1
+    assert "from sklearn.ensemble import RandomForestClassifier" in code
+    steps = [c.source for c in nb.cells if "nbops" in c.metadata]
+    assert [src.splitlines()[0] for src in steps] == [
+        "%%track -n data", "%%track -n split --params test_size", "%%track -n train"]
+    assert "train_test_split(\n    df.drop(columns='y')" in steps[1]  # formatting kept
+    assert "explore.ipynb" in nb.cells[0].source and "dead" in nb.cells[0].source
+    assert result.hidden == [] and result.ok
+
+    # the pipeline ran in a real kernel and reproduced the model
+    v = result.verification
+    assert v is not None and v.status == "succeeded" and v.ok, v.render()
+    checked = {c.what: c for c in v.checks}
+    assert checked["hyperparameter clf.n_estimators"].original == "30"
+    assert checked["metric acc"].replayed == checked["metric acc"].original
+    assert "model clf (fitted state)" in checked and "dataset df" in checked
+    assert "reproduced" in result.report()
+    replayed = ws.sql("SELECT name, tags FROM runs WHERE pipeline_run_id = ?", [v.pipeline_run_id])
+    assert {"data", "split", "train"} <= set(replayed["name"])
+    assert not any("hidden_state" in (t or "") for t in replayed["tags"])
+
+
+def test_inputs_from_untracked_cells_are_reported_as_hidden_state(session: Session) -> None:
+    from click.testing import CliRunner
+
+    from nbops.cli import main
+    from nbops.pipelines.replay_build import build
+
+    s = session
+    s.run("imports", IMPORTS)
+    s.run("data", DATA.split("\n", 1)[1])  # the same data cell, untracked
+    s.run("knob", "C = 0.5")  # untracked too
+    s.run("fit", "%%track -n fit\nmodel = LogisticRegression(C=C).fit(df.drop(columns='y'), df['y'])\n"
+                 "train_acc = model.score(df.drop(columns='y'), df['y'])")
+    s.save(["imports", "data", "knob", "fit"])
+    ws = s.ws()
+    plan = build(ws, "model@v1")
+    by_name = {h.name: h for h in plan.hidden}
+    assert by_name["df"].reason == "untracked" and by_name["df"].snapshot == "df@v1"
+    assert by_name["C"].reason == "untracked" and by_name["C"].snapshot is None
+    assert not plan.ok
+
+    out = s.path.parent / "fit.ipynb"
+    result = CliRunner().invoke(main, ["replay", "model@v1", "-o", str(out)])
+    assert result.exit_code == 1, result.output
+    assert "df (read by run" in result.output and "missing input" in result.output
+    text = json.dumps(json.loads(out.read_text()))
+    assert "HIDDEN STATE: df was made by an untracked cell" in text
+    assert "MISSING INPUT: C" in text and "_ws.load('df@v1')" in text
