@@ -195,11 +195,13 @@ def _compare_values(label: str, kind: str, original: dict[str, Any], replayed: d
                     why: Verdict, sep: str = " ") -> list[Check]:
     checks = []
     for key, a in sorted(original.items()):
-        b = replayed.get(key)
-        same = b is not None and (math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-12)
-                                  if isinstance(a, float) and isinstance(b, float) else a == b)
-        verdict = Verdict.SAME if same else (Verdict.MISSING if b is None else why)
-        checks.append(Check(label, f"{kind}{sep}{key}", _fmt(a), _fmt(b) if b is not None else "—", verdict))
+        if key not in replayed:
+            checks.append(Check(label, f"{kind}{sep}{key}", _fmt(a), "—", Verdict.MISSING))
+            continue
+        b = replayed[key]
+        same = (math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-12)
+                if isinstance(a, float) and isinstance(b, float) else a == b)
+        checks.append(Check(label, f"{kind}{sep}{key}", _fmt(a), _fmt(b), Verdict.SAME if same else why))
     return checks
 
 
