@@ -174,6 +174,11 @@ def test_inputs_from_untracked_cells_are_reported_as_hidden_state(session: Sessi
     assert by_name["df"].reason == "untracked" and by_name["df"].snapshot == "df@v1"
     assert by_name["C"].reason == "untracked" and by_name["C"].snapshot is None
     assert not plan.ok
+    from nbops.registry import register
+
+    register("model@v1", "churn", ws=ws)  # a registered version, and the run itself, lead there too
+    assert build(ws, "churn@v1").target.run_id == plan.target.run_id
+    assert [st.run_id for st in build(ws, plan.target.run_id).steps] == [plan.target.run_id]
 
     out = s.path.parent / "fit.ipynb"
     result = CliRunner().invoke(main, ["replay", "model@v1", "-o", str(out)])

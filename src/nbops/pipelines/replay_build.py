@@ -25,26 +25,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from nbops.catalog.replay import ReplayRepository
-from nbops.errors import NbopsError, NotFound
+from nbops.errors import NbopsError
 from nbops.pipelines import replay_source as src
+from nbops.pipelines.replay_target import Target, _clean, resolve_target
 
 if TYPE_CHECKING:
     from nbops.pipelines.replay_verify import Verification
     from nbops.workspace import Workspace
 
 __all__ = ["HiddenInput", "Replay", "Step", "Target", "replay"]
-
-
-@dataclass(frozen=True)
-class Target:
-    """What is replayed: the run that produced it and, for an artifact, its name and content."""
-
-    ref: str
-    run_id: str
-    artifact: str | None = None
-    fingerprint: str | None = None
-    kind: str | None = None
-    label: str = ""
 
 
 @dataclass(frozen=True)
@@ -154,16 +143,6 @@ class Replay:
         return render_report(self)
 
 
-def _clean(value: Any) -> Any:
-    """None for the catalog's NULLs (NaN/NaT/pd.NA in frames)."""
-    try:
-        import pandas as pd
-
-        return None if value is None or pd.isna(value) else value
-    except (TypeError, ValueError):
-        return value
-
-
 def replay(ref: str, output: str | Path | None = None, verify: bool = False,
            ws: Workspace | None = None, *, progress: bool = True) -> Replay:
     """Build a clean pipeline notebook from the lineage of ``ref``; optionally verify it.
@@ -221,45 +200,6 @@ def build(ws: Workspace, ref: str) -> Replay:
     parameters = _lift_parameters(steps)
     imports = _resolve_names(repo, steps, notebooks, parameters)
     return Replay(target, steps, parameters, imports, _left_out(repo, notebooks, steps), notebooks)
-
-
-# -- the target ---------------------------------------------------------------------
-def resolve_target(ws: Workspace, ref: str) -> Target:
-    """The run behind a model version, an artifact reference or a run id."""
-    ref = ref.strip()
-    if "/" not in ref and "@" not in ref:
-        try:
-            run_id = ws.runs_repo.resolve_id(ref)
-            return Target(ref, run_id, label=f"run {run_id}")
-        except NotFound:
-            pass
-    if "/" not in ref:
-        found = _registered(ws, ref)
-        if found is not None:
-            return found
-    row = ws.artifact(ref)
-    name, fp = str(row["name"]), _clean(row.get("fingerprint"))
-    run_id = str(row["run_id"])
-    if row.get("role") == "input" and fp:  # a value read, not written, by that run: its writer
-        run_id = ws.runs_repo.writers_of([f"{name}:{fp}"]).get(f"{name}:{fp}", run_id)
-    version = _clean(row.get("version"))
-    label = f"{name}@v{int(version)}" if version is not None else name
-    return Target(ref, run_id, name, fp, _clean(row.get("kind")), f"{label} ({row.get('kind')}, run {run_id})")
-
-
-def _registered(ws: Workspace, ref: str) -> Target | None:
-    """A registered model version (``churn@v2``, ``churn@production``), when ``ref`` names one."""
-    from nbops.registry import Registry
-
-    try:
-        mv = Registry(ws).resolve(ref)
-    except NbopsError:
-        return None
-    if not mv.run_id:
-        raise NotFound(f"{mv.ref} was registered from an object no tracked run produced",
-                       hint="register models from tracked runs (RUN/name) to replay them")
-    return Target(ref, mv.run_id, mv.artifact_name, mv.fingerprint, "model",
-                  f"{mv.ref} (registered model, artifact {mv.artifact_name}, run {mv.run_id})")
 
 
 # -- lineage ------------------------------------------------------------------------

@@ -107,9 +107,16 @@ def _header(plan: Replay) -> str:
     if plan.left_out:
         names = ", ".join(f"`{_plain(r.get('name')) or r['run_id']}`" for r in plan.left_out)
         lines += ["", f"Left out (tracked in the same notebook, not needed for `{t.ref}`): {names}."]
-    if plan.hidden:
-        lines += ["", "**Hidden state** — values the lineage cannot reproduce:", ""]
-        lines += [f"- ⚠ {h.describe()}" for h in plan.hidden]
+    if plan.missing:
+        lines += ["", "**Hidden state** — inputs that no replayed cell makes:", ""]
+        lines += [f"- ⚠ {h.describe()}" for h in plan.missing]
+    notes = [h for h in plan.hidden if not h.missing]
+    if notes:
+        lines += ["", "Notes:", ""] + [f"- {h.describe()}" for h in notes]
+    failed = [s for s in plan.steps if s.run.get("status") != "finished"]
+    if failed:
+        lines += ["", "Runs that failed when they were recorded (their cells may fail here too): "
+                  + ", ".join(s.label() for s in failed)]
     return "\n".join(lines)
 
 
@@ -123,7 +130,10 @@ def render_report(plan: Replay) -> str:
     for r in plan.left_out:
         out.append(f"  left out: {_plain(r.get('name')) or '(unnamed)'} run {r['run_id']}")
     for h in plan.hidden:
-        out.append(f"  {'⚠' if h.missing else 'note'}: {h.describe()}")
+        out.append(f"  {'⚠ hidden state' if h.missing else 'note'}: {h.describe()}")
+    for s in plan.steps:
+        if s.run.get("status") != "finished":
+            out.append(f"  ⚠ {s.label()} was recorded as {s.run.get('status')}: {_plain(s.run.get('error'))}")
     if plan.path is not None:
         out.append(f"notebook: {plan.path}")
     if plan.verification is not None:
