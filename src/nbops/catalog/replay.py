@@ -66,3 +66,10 @@ class ReplayRepository:
             f"SELECT {_RUN_COLUMNS} FROM v_runs WHERE notebook IN ({marks}) ORDER BY started_at, run_id",
             list(notebooks))
         return list(df.to_dict("records"))
+
+    def runs_without_notebook(self, start: Any, end: Any) -> list[dict[str, Any]]:
+        """Runs with no notebook path (a console, a shell) that started in [start, end]."""
+        df = self.catalog.query(
+            f"SELECT {_RUN_COLUMNS} FROM v_runs WHERE notebook IS NULL AND started_at BETWEEN ? AND ? "
+            "ORDER BY started_at, run_id", [start, end])
+        return list(df.to_dict("records"))

@@ -345,7 +345,11 @@ def _notebook_sources(repo: ReplayRepository, notebooks: list[str]) -> list[str]
 def _left_out(repo: ReplayRepository, notebooks: list[str], steps: list[Step]) -> list[dict[str, Any]]:
     """The latest run of each tracked cell of these notebooks that the target does not need."""
     latest: dict[str, dict[str, Any]] = {}
-    for r in repo.runs_of_notebooks(notebooks):
+    if notebooks:
+        candidates = repo.runs_of_notebooks(notebooks)
+    else:  # no notebook path (an IPython console): the cells that ran while the target was made
+        candidates = repo.runs_without_notebook(steps[0].run["started_at"], steps[-1].run["started_at"])
+    for r in candidates:
         if r.get("kind") == "cell":
             latest[_cell_key(r)] = r
     kept = {_cell_key(s.run) for s in steps}
