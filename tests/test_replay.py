@@ -165,14 +165,18 @@ def test_inputs_from_untracked_cells_are_reported_as_hidden_state(session: Sessi
     s.run("imports", IMPORTS)
     s.run("data", DATA.split("\n", 1)[1])  # the same data cell, untracked
     s.run("knob", "C = 0.5")  # untracked too
-    s.run("fit", "%%track -n fit\nmodel = LogisticRegression(C=C).fit(df.drop(columns='y'), df['y'])\n"
-                 "train_acc = model.score(df.drop(columns='y'), df['y'])")
-    s.save(["imports", "data", "knob", "fit"])
+    s.run("helper", "def features(frame):\n    return frame.drop(columns='y')")
+    s.run("fit", "%%track -n fit\nmodel = LogisticRegression(C=C).fit(features(df), df['y'])\n"
+                 "train_acc = model.score(features(df), df['y'])")
+    s.save(["imports", "data", "knob", "helper", "fit"])
     ws = s.ws()
     plan = build(ws, "model@v1")
     by_name = {h.name: h for h in plan.hidden}
-    assert by_name["df"].reason == "untracked" and by_name["df"].snapshot == "df@v1"
-    assert by_name["C"].reason == "untracked" and by_name["C"].snapshot is None
+    assert set(by_name) == {"df", "C", "features"}
+    assert all(h.reason == "untracked" and h.missing for h in plan.hidden)
+    assert by_name["df"].snapshot == "df@v1"  # the DataFrame was snapshotted when fit read it
+    assert by_name["C"].snapshot is None and by_name["C"].value == "0.5"  # only the saved file has it
+    assert by_name["features"].snapshot is None and by_name["features"].value is None
     assert not plan.ok
     from nbops.registry import register
 
@@ -184,6 +188,7 @@ def test_inputs_from_untracked_cells_are_reported_as_hidden_state(session: Sessi
     result = CliRunner().invoke(main, ["replay", "model@v1", "-o", str(out)])
     assert result.exit_code == 1, result.output
     assert "df (read by run" in result.output and "missing input" in result.output
-    text = json.dumps(json.loads(out.read_text()))
-    assert "HIDDEN STATE: df was made by an untracked cell" in text
-    assert "MISSING INPUT: C" in text and "_ws.load('df@v1')" in text
+    text = "\n".join("".join(c["source"]) for c in json.loads(out.read_text())["cells"])
+    assert "HIDDEN STATE: df was made by an untracked cell" in text and "_ws.load('df@v1')" in text
+    assert "MISSING INPUT: features" in text and "MISSING INPUT: C" not in text
+    assert "C = 0.5  # ⚠ hidden state: an untracked cell of the saved notebook" in text

@@ -42,8 +42,9 @@ class HiddenInput:
 
     run_id: str  # the run that read it
     name: str
-    reason: str  # untracked | cell-changed | cell-deleted | unresolved
+    reason: str  # untracked | cell-changed | cell-deleted | unresolved | pipeline-parameter
     snapshot: str | None = None  # "name@vN": the recorded value, loadable with ws.load
+    value: str | None = None  # a literal found in a notebook (see replay_recover)
 
     @property
     def missing(self) -> bool:
@@ -54,9 +55,14 @@ class HiddenInput:
         what = {"untracked": "made by an untracked cell",
                 "unresolved": "defined by no replayed cell",
                 "cell-changed": "its cell has changed since; the code that ran is replayed",
-                "cell-deleted": "its cell was deleted; the code that ran is replayed"}[self.reason]
+                "cell-deleted": "its cell was deleted; the code that ran is replayed",
+                "pipeline-parameter": "a parameter of the pipeline run it ran in"}[self.reason]
         if self.snapshot:
             what += f"; loaded from the snapshot {self.snapshot}"
+        elif self.value is not None and self.missing:
+            what += f"; = {self.value} in the saved notebook, which may not be what ran"
+        elif self.value is not None:
+            what += f" (= {self.value}), in the parameters cell"
         elif self.missing:
             what += "; no recorded copy: a missing input"
         return f"{self.name} (read by run {self.run_id}): {what}"
@@ -199,6 +205,10 @@ def build(ws: Workspace, ref: str) -> Replay:
     notebooks = list(dict.fromkeys(str(n) for s in steps if (n := _clean(s.run.get("notebook")))))
     parameters = _lift_parameters(steps)
     imports = _resolve_names(repo, steps, notebooks, parameters)
+    from nbops.pipelines.replay_recover import recover
+
+    lifted = {p.name for p in parameters}
+    parameters += [p for p in recover(ws, steps, notebooks) if p.name not in lifted]
     return Replay(target, steps, parameters, imports, _left_out(repo, notebooks, steps), notebooks)
 
 

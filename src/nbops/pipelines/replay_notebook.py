@@ -58,7 +58,7 @@ def _step_source(step: Step) -> str:
         # The lifted literals now come from the parameters cell; keep them recorded on this run.
         magic += f" --params {','.join(step.recorded_params)}"
     notes = [f"# ⚠ MISSING INPUT: {h.describe()}; define it above or this cell fails."
-             for h in step.hidden if h.missing and not h.snapshot]
+             for h in step.hidden if h.missing and not h.snapshot and h.value is None]
     return "\n".join([magic, *notes, step.body.rstrip("\n")])
 
 
@@ -76,7 +76,7 @@ def _pin_cell(pins: list[HiddenInput]) -> str:
 def _parameters(plan: Replay) -> str:
     if not plan.parameters:
         return "# parameters: the replayed cells assign no literal values"
-    lines = ["# parameters (literal values lifted from the replayed cells)"]
+    lines = ["# parameters (literal values of the replayed cells)"]
     for p in plan.parameters:
         comment = f"  # {p.comment}" if p.comment else ""
         lines.append(f"{p.name} = {p.text}{comment}")

@@ -1,0 +1,96 @@
+"""Values for hidden inputs that the lineage lacks but a notebook still shows.
+
+A scalar made by an untracked cell has no snapshot. Two places may still hold it:
+
+* a step that ran inside a pipeline run: the executed notebook papermill wrote (in the
+  object store) has the ``parameters`` cell and the injected one — exactly what ran,
+  so such a value is a pipeline parameter, not hidden state;
+* otherwise the saved notebook: a top-level literal assignment of the name in an
+  untracked cell. What the file says now may not be what ran, so the value is used
+  (the pipeline runs) but stays reported as hidden state.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from nbops.errors import NbopsError
+from nbops.pipelines import replay_source as src
+from nbops.pipelines.replay_target import _clean
+
+if TYPE_CHECKING:
+    from nbops.pipelines.replay_build import Step
+    from nbops.workspace import Workspace
+
+_PARAMETER_TAGS = {"parameters", "injected-parameters"}
+
+
+def recover(ws: Workspace, steps: list[Step], notebooks: list[str]) -> list[src.LiteralAssignment]:
+    """Fill in the literal values of missing inputs where a notebook has them; returns them
+    as assignments for the parameters cell (each with a comment saying where it came from)."""
+    executed: dict[str, dict[str, src.LiteralAssignment]] = {}
+    saved = _saved_literals(notebooks)
+    found: dict[str, src.LiteralAssignment] = {}
+    for step in steps:
+        pipeline_run = _clean(step.run.get("pipeline_run_id"))
+        for i, h in enumerate(step.hidden):
+            if not h.missing or h.snapshot or h.name in found:
+                continue
+            if pipeline_run and pipeline_run not in executed:
+                executed[pipeline_run] = _executed_literals(ws, str(pipeline_run))
+            hit = executed.get(str(pipeline_run), {}).get(h.name) if pipeline_run else None
+            if hit is not None:
+                step.hidden[i] = replace(h, reason="pipeline-parameter", value=hit.text)
+                found[h.name] = replace(hit, comment=f"pipeline run {pipeline_run}'s parameters")
+            elif h.name in saved:
+                step.hidden[i] = replace(h, value=saved[h.name].text)
+                found[h.name] = replace(saved[h.name], comment="⚠ hidden state: an untracked cell of "
+                                        "the saved notebook; not recorded when it ran")
+    return list(found.values())
+
+
+def _code_cells(nb: dict[str, Any]) -> list[dict[str, Any]]:
+    return [c for c in nb.get("cells", []) if c.get("cell_type") == "code"]
+
+
+def _source(cell: dict[str, Any]) -> str:
+    text = cell.get("source", "")
+    return "".join(text) if isinstance(text, list) else str(text)
+
+
+def _executed_literals(ws: Workspace, pipeline_run_id: str) -> dict[str, src.LiteralAssignment]:
+    """Literal assignments of the executed notebook's parameters cells (injected ones last)."""
+    from nbops.catalog.pipelines import PipelineRepository
+
+    try:
+        row = PipelineRepository(ws.catalog).pipeline_run(pipeline_run_id)
+        if not row.output_key:
+            return {}
+        nb = json.loads(ws.store.get(row.output_key))
+    except (NbopsError, ValueError, OSError):
+        return {}
+    out: dict[str, src.LiteralAssignment] = {}
+    for cell in _code_cells(nb):
+        if _PARAMETER_TAGS & set(cell.get("metadata", {}).get("tags", [])):
+            out.update({a.name: a for a in src.literal_assignments(_source(cell))})
+    return out
+
+
+def _saved_literals(notebooks: list[str]) -> dict[str, src.LiteralAssignment]:
+    """name -> its literal in the saved notebooks' untracked cells, when exactly one value."""
+    seen: dict[str, list[src.LiteralAssignment]] = {}
+    for path in (Path(n) for n in notebooks):
+        try:
+            nb = json.loads(path.read_text(encoding="utf-8")) if path.suffix == ".ipynb" else {}
+        except (OSError, ValueError):
+            continue
+        for cell in _code_cells(nb):
+            text = _source(cell)
+            if text.lstrip().startswith("%%"):  # %%track cells are in the lineage already
+                continue
+            for a in src.literal_assignments(src.python_lines(text)):
+                seen.setdefault(a.name, []).append(a)
+    return {n: found[0] for n, found in seen.items() if len({a.key for a in found}) == 1}
