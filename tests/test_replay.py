@@ -192,3 +192,26 @@ def test_inputs_from_untracked_cells_are_reported_as_hidden_state(session: Sessi
     assert "HIDDEN STATE: df was made by an untracked cell" in text and "_ws.load('df@v1')" in text
     assert "MISSING INPUT: features" in text and "MISSING INPUT: C" not in text
     assert "C = 0.5  # ⚠ hidden state: an untracked cell of the saved notebook" in text
+
+
+def test_parameters_are_cut_from_cells_on_the_ast() -> None:
+    from nbops.pipelines import replay_source as src
+
+    cell = ('lr = 0.1  # learning rate\n'
+            'tag = "a # b"\n'
+            'steps = [\n    1,\n    2,\n]\n'
+            'def f(lr=lr):\n    lr = 2\n    return lr\n'
+            'model = fit(lr, steps)  # keeps its comment\n')
+    found = {a.name: a for a in src.literal_assignments(cell)}
+    assert set(found) == {"lr", "tag", "steps"}
+    assert (found["lr"].comment, found["tag"].comment, found["steps"].text) == (
+        "learning rate", None, "[\n    1,\n    2,\n]")
+    assert src.bindings(cell)["lr"] == 1  # the function's own lr is not the notebook's
+    body = src.remove_statements(cell, {a.index for a in found.values()})
+    assert body == ('def f(lr=lr):\n    lr = 2\n    return lr\n'
+                    'model = fit(lr, steps)  # keeps its comment\n')
+    # a statement sharing its line with another: the cell is re-emitted from the AST
+    assert src.remove_statements("k = 3; fit(k)\n", {0}) == "fit(k)\n"
+    assert src.imports_by_name(["%matplotlib inline\nimport numpy as np, pandas as pd\n"
+                                "from sklearn import svm as s"]) == {
+        "np": "import numpy as np", "pd": "import pandas as pd", "s": "from sklearn import svm as s"}

@@ -279,8 +279,7 @@ def _lift_parameters(steps: list[Step]) -> list[src.LiteralAssignment]:
             lifted[name] = first
     for step, lits in zip(steps, literals, strict=True):
         step.lifted = [a for a in lits if a.name in lifted]
-        spans = [(a.first_line, a.last_line) for a in step.lifted + step.removed]
-        step.body = src.remove_lines(step.code or "", spans)
+        step.body = src.remove_statements(step.code or "", {a.index for a in step.lifted + step.removed})
     return list(lifted.values())
 
 

@@ -33,8 +33,7 @@ class LiteralAssignment:
     name: str
     value: Any
     text: str  # the literal as written
-    first_line: int  # 1-based, inclusive
-    last_line: int
+    index: int  # of the statement in the cell's top-level statements
     comment: str | None  # a trailing ``# ...`` on the statement's last line
 
     @property
@@ -57,7 +56,7 @@ def literal_assignments(source: str) -> list[LiteralAssignment]:
         return []
     lines = source.splitlines()
     out = []
-    for stmt in tree.body:
+    for index, stmt in enumerate(tree.body):
         target, value = _simple_assignment(stmt)
         if target is None or value is None:
             continue
@@ -66,7 +65,7 @@ def literal_assignments(source: str) -> list[LiteralAssignment]:
             continue
         text = ast.get_source_segment(source, value) or repr(literal)
         last = stmt.end_lineno or stmt.lineno
-        out.append(LiteralAssignment(target, literal, text, stmt.lineno, last,
+        out.append(LiteralAssignment(target, literal, text, index,
                                      _trailing_comment(lines[last - 1], stmt.end_col_offset)))
     return out
 
@@ -123,28 +122,20 @@ def _count_bindings(node: ast.AST, counts: Counter[str]) -> None:
         _count_bindings(child, counts)
 
 
-def remove_lines(source: str, spans: list[tuple[int, int]]) -> str:
-    """``source`` without the statements on these (first, last) line spans."""
-    if not spans:
-        return source
+def remove_statements(source: str, indexes: set[int]) -> str:
+    """``source`` without its top-level statements at these indexes."""
     tree = parse(source)
-    drop = {n for first, last in spans for n in range(first, last + 1)}
-    if tree is not None and _shares_lines(tree, spans):
-        kept = [s for s in tree.body if (s.lineno, s.end_lineno or s.lineno) not in set(spans)]
-        return ast.unparse(ast.Module(body=kept, type_ignores=[])) + "\n"
-    lines = [line for i, line in enumerate(source.splitlines(), start=1) if i not in drop]
+    if not indexes or tree is None:
+        return source
+    spans = [(s.lineno, s.end_lineno or s.lineno) for s in tree.body]
+    drop = [spans[i] for i in sorted(indexes)]
+    kept = [spans[i] for i in range(len(spans)) if i not in indexes]
+    if any(a <= d and c <= b for a, b in kept for c, d in drop):  # `k = 3; fit(k)`
+        body = [s for i, s in enumerate(tree.body) if i not in indexes]
+        return ast.unparse(ast.Module(body=body, type_ignores=[])) + "\n"
+    gone = {n for first, last in drop for n in range(first, last + 1)}
+    lines = [line for i, line in enumerate(source.splitlines(), start=1) if i not in gone]
     return "\n".join(lines).strip("\n") + "\n"
-
-
-def _shares_lines(tree: ast.Module, spans: list[tuple[int, int]]) -> bool:
-    removed = set(spans)
-    for stmt in tree.body:
-        span = (stmt.lineno, stmt.end_lineno or stmt.lineno)
-        if span in removed:
-            continue
-        if any(first <= span[1] and span[0] <= last for first, last in removed):
-            return True
-    return False
 
 
 def has_statements(source: str) -> bool:
