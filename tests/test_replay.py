@@ -101,6 +101,20 @@ def _sources(nb: Any) -> list[str]:
     return [c.source for c in nb.cells if c.cell_type == "code"]
 
 
+def explore(s: Session) -> None:
+    """Out of order: the params cell sits at the bottom; it is edited and re-run, then train."""
+    s.run("imports", IMPORTS)  # untracked, as import cells usually are
+    s.run("data", DATA)
+    s.run("split", SPLIT)
+    s.run("params", params(10))
+    s.run("train", TRAIN)
+    s.run("dead", DEAD)
+    s.run("plot", PLOT)
+    s.run("params", params(30))  # changed the parameter below, then ...
+    s.run("train", TRAIN)  # ... re-ran the training cell above it
+    s.save(["imports", "data", "split", "train", "dead", "plot", "params"])
+
+
 def test_exploratory_notebook_replays_to_a_pipeline_that_reproduces_the_model(session: Session) -> None:
     from click.testing import CliRunner
 
@@ -108,16 +122,7 @@ def test_exploratory_notebook_replays_to_a_pipeline_that_reproduces_the_model(se
     from nbops.pipelines.replay_build import build
 
     s = session
-    s.run("imports", IMPORTS)  # untracked, as import cells usually are
-    s.run("data", DATA)
-    s.run("split", SPLIT)
-    s.run("params", params(10))  # a cell the user added at the bottom of the notebook
-    s.run("train", TRAIN)
-    s.run("dead", DEAD)
-    s.run("plot", PLOT)
-    s.run("params", params(30))  # changed the parameter below, then ...
-    s.run("train", TRAIN)  # ... re-ran the training cell above it
-    s.save(["imports", "data", "split", "train", "dead", "plot", "params"])
+    explore(s)
     ws = s.ws()
     original = ws.artifact("clf@v2")
     assert '"n_estimators": 30' in original["metadata"]
@@ -173,19 +178,21 @@ def test_inputs_from_untracked_cells_are_reported_as_hidden_state(session: Sessi
     s = session
     s.run("imports", IMPORTS)
     s.run("data", DATA.split("\n", 1)[1])  # the same data cell, untracked
-    s.run("knob", "C = 0.5")  # untracked too
+    s.run("knob", "C = 0.5\nrounds = 40 * 5")  # untracked too
     s.run("helper", "def features(frame):\n    return frame.drop(columns='y')")
-    s.run("fit", "%%track -n fit\nmodel = LogisticRegression(C=C).fit(features(df), df['y'])\n"
+    s.run("fit", "%%track -n fit\n"
+                 "model = LogisticRegression(C=C, max_iter=rounds).fit(features(df), df['y'])\n"
                  "train_acc = model.score(features(df), df['y'])")
     s.save(["imports", "data", "knob", "helper", "fit"])
     ws = s.ws()
     plan = build(ws, "model@v1")
     by_name = {h.name: h for h in plan.hidden}
-    assert set(by_name) == {"df", "C", "features"}
+    assert set(by_name) == {"df", "C", "rounds", "features"}
     assert all(h.reason == "untracked" and h.missing for h in plan.hidden)
     assert by_name["df"].snapshot == "df@v1"  # the DataFrame was snapshotted when fit read it
-    assert by_name["C"].snapshot is None and by_name["C"].value == "0.5"  # only the saved file has it
-    assert by_name["features"].snapshot is None and by_name["features"].value is None
+    assert by_name["C"].value == "0.5"  # only the saved notebook has it
+    assert by_name["features"].code == "def features(frame):\n    return frame.drop(columns='y')"
+    assert (by_name["rounds"].snapshot, by_name["rounds"].value, by_name["rounds"].code) == (None,) * 3
     assert not plan.ok
     from nbops.registry import register
 
@@ -199,7 +206,8 @@ def test_inputs_from_untracked_cells_are_reported_as_hidden_state(session: Sessi
     assert "df (read by run" in result.output and "missing input" in result.output
     text = "\n".join("".join(c["source"]) for c in json.loads(out.read_text())["cells"])
     assert "HIDDEN STATE: df was made by an untracked cell" in text and "_ws.load('df@v1')" in text
-    assert "MISSING INPUT: features" in text and "MISSING INPUT: C" not in text
+    assert "MISSING INPUT: rounds" in text and "MISSING INPUT: C" not in text
+    assert "HIDDEN STATE: features was defined in an untracked cell" in text
     assert "C = 0.5  # ⚠ hidden state: an untracked cell of the saved notebook" in text
 
 

@@ -45,6 +45,7 @@ class HiddenInput:
     reason: str  # untracked | cell-changed | cell-deleted | unresolved | pipeline-parameter
     snapshot: str | None = None  # "name@vN": the recorded value, loadable with ws.load
     value: str | None = None  # a literal found in a notebook (see replay_recover)
+    code: str | None = None  # a def/class found in the saved notebook
 
     @property
     def missing(self) -> bool:
@@ -59,6 +60,8 @@ class HiddenInput:
                 "pipeline-parameter": "a parameter of the pipeline run it ran in"}[self.reason]
         if self.snapshot:
             what += f"; loaded from the snapshot {self.snapshot}"
+        elif self.code is not None:
+            what += "; its definition is taken from the saved notebook, which may not be what ran"
         elif self.value is not None and self.missing:
             what += f"; = {self.value} in the saved notebook, which may not be what ran"
         elif self.value is not None:
@@ -238,8 +241,10 @@ def _attach_lineage(repo: ReplayRepository, steps: list[Step]) -> None:
         if not rel.startswith("var:"):
             continue
         name = rel[4:]
-        if e["src_kind"] == "run" and e["src_ref"] != step.run_id:
+        if e["src_kind"] == "run" and e["src_ref"] in by_id and e["src_ref"] != step.run_id:
             step.producers[name] = str(e["src_ref"])
+        elif e["src_kind"] == "run" and e["src_ref"] not in by_id:  # its run was never committed
+            step.hidden.append(HiddenInput(step.run_id, name, "untracked", snapshots.get((step.run_id, name))))
         elif e["src_kind"] == "hidden":
             snap = snapshots.get((step.run_id, name)) if e["src_ref"] == "untracked" else None
             step.hidden.append(HiddenInput(step.run_id, name, str(e["src_ref"]), snap))

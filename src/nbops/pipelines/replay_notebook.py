@@ -31,6 +31,11 @@ def write_notebook(plan: Replay) -> Any:
         pins = [h for h in step.hidden if h.snapshot]
         if pins:
             cells.append(v4.new_code_cell(_pin_cell(pins)))
+        for h in step.hidden:
+            if h.code is not None:
+                cells.append(v4.new_code_cell(
+                    f"# ⚠ HIDDEN STATE: {h.name} was defined in an untracked cell; this is its definition\n"
+                    f"# in the saved notebook, which may differ from what ran before run {h.run_id}.\n{h.code}"))
         if step.dropped:
             continue
         cell = v4.new_code_cell(_step_source(step))
@@ -58,7 +63,7 @@ def _step_source(step: Step) -> str:
         # The lifted literals now come from the parameters cell; keep them recorded on this run.
         magic += f" --params {','.join(step.recorded_params)}"
     notes = [f"# ⚠ MISSING INPUT: {h.describe()}; define it above or this cell fails."
-             for h in step.hidden if h.missing and not h.snapshot and h.value is None]
+             for h in step.hidden if h.missing and not (h.snapshot or h.value or h.code)]
     return "\n".join([magic, *notes, step.body.rstrip("\n")])
 
 

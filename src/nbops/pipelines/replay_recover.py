@@ -5,13 +5,14 @@ A scalar made by an untracked cell has no snapshot. Two places may still hold it
 * a step that ran inside a pipeline run: the executed notebook papermill wrote (in the
   object store) has the ``parameters`` cell and the injected one — exactly what ran,
   so such a value is a pipeline parameter, not hidden state;
-* otherwise the saved notebook: a top-level literal assignment of the name in an
-  untracked cell. What the file says now may not be what ran, so the value is used
-  (the pipeline runs) but stays reported as hidden state.
+* otherwise the saved notebook: a top-level literal assignment of the name, or a
+  ``def``/``class`` of it, in an untracked cell. What the file says now may not be
+  what ran, so it is used (the pipeline runs) but stays reported as hidden state.
 """
 
 from __future__ import annotations
 
+import ast
 import json
 from dataclasses import replace
 from pathlib import Path
@@ -32,7 +33,8 @@ def recover(ws: Workspace, steps: list[Step], notebooks: list[str]) -> list[src.
     """Fill in the literal values of missing inputs where a notebook has them; returns them
     as assignments for the parameters cell (each with a comment saying where it came from)."""
     executed: dict[str, dict[str, src.LiteralAssignment]] = {}
-    saved = _saved_literals(notebooks)
+    cells = _untracked_cells(notebooks)
+    saved, definitions = _saved_literals(cells), _saved_definitions(cells)
     found: dict[str, src.LiteralAssignment] = {}
     for step in steps:
         pipeline_run = _clean(step.run.get("pipeline_run_id"))
@@ -49,6 +51,8 @@ def recover(ws: Workspace, steps: list[Step], notebooks: list[str]) -> list[src.
                 step.hidden[i] = replace(h, value=saved[h.name].text)
                 found[h.name] = replace(saved[h.name], comment="⚠ hidden state: an untracked cell of "
                                         "the saved notebook; not recorded when it ran")
+            elif h.name in definitions:
+                step.hidden[i] = replace(h, code=definitions[h.name])
     return list(found.values())
 
 
@@ -79,18 +83,34 @@ def _executed_literals(ws: Workspace, pipeline_run_id: str) -> dict[str, src.Lit
     return out
 
 
-def _saved_literals(notebooks: list[str]) -> dict[str, src.LiteralAssignment]:
-    """name -> its literal in the saved notebooks' untracked cells, when exactly one value."""
-    seen: dict[str, list[src.LiteralAssignment]] = {}
+def _untracked_cells(notebooks: list[str]) -> list[str]:
+    """Python of the saved notebooks' cells that are not ``%%track`` cells (those are in the lineage)."""
+    out = []
     for path in (Path(n) for n in notebooks):
         try:
             nb = json.loads(path.read_text(encoding="utf-8")) if path.suffix == ".ipynb" else {}
         except (OSError, ValueError):
             continue
-        for cell in _code_cells(nb):
-            text = _source(cell)
-            if text.lstrip().startswith("%%"):  # %%track cells are in the lineage already
-                continue
-            for a in src.literal_assignments(src.python_lines(text)):
-                seen.setdefault(a.name, []).append(a)
+        texts = [_source(c) for c in _code_cells(nb)]
+        out += [src.python_lines(t) for t in texts if not t.lstrip().startswith("%%")]
+    return out
+
+
+def _saved_literals(cells: list[str]) -> dict[str, src.LiteralAssignment]:
+    """name -> its literal in the untracked cells, when they give it exactly one value."""
+    seen: dict[str, list[src.LiteralAssignment]] = {}
+    for text in cells:
+        for a in src.literal_assignments(text):
+            seen.setdefault(a.name, []).append(a)
     return {n: found[0] for n, found in seen.items() if len({a.key for a in found}) == 1}
+
+
+def _saved_definitions(cells: list[str]) -> dict[str, str]:
+    """name -> the ``def``/``class`` statement defining it in the untracked cells, when only one."""
+    seen: dict[str, set[str]] = {}
+    for text in cells:
+        tree = src.parse(text)
+        for stmt in tree.body if tree is not None else []:
+            if isinstance(stmt, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+                seen.setdefault(stmt.name, set()).add(ast.unparse(stmt))
+    return {n: next(iter(code)) for n, code in seen.items() if len(code) == 1}

@@ -106,8 +106,8 @@ def verify(ws: Workspace, plan: Replay, *, progress: bool = True) -> Verificatio
     for step, replayed in pairs:
         found.checks += _compare(step, replayed, facts)
     for h in plan.missing:
-        used = f"snapshot {h.snapshot}" if h.snapshot else (
-            f"saved value {h.value}" if h.value is not None else "—")
+        used = (f"snapshot {h.snapshot}" if h.snapshot else f"saved value {h.value}" if h.value
+                else "saved definition" if h.code else "—")
         verdict = Verdict.MISSING_INPUT if used == "—" else Verdict.HIDDEN_STATE
         found.checks.append(Check(_step_label(plan, h.run_id), f"input {h.name}", h.reason, used, verdict))
     return found
