@@ -167,6 +167,11 @@ def test_exploratory_notebook_replays_to_a_pipeline_that_reproduces_the_model(se
     assert replayed["metric.acc"].iloc[0] == before["metric.acc"].iloc[0]
     tags = ws.sql("SELECT tags FROM runs WHERE pipeline_run_id = ?", [pipeline_run])["tags"]
     assert not any("hidden_state" in (t or "") for t in tags)  # its steps' lineage is whole
+    # what a replay of a pipeline's model reads its parameters from: the executed notebook
+    from nbops.pipelines.replay_recover import _executed_literals
+
+    executed = {n: a.text for n, a in _executed_literals(ws, pipeline_run).items()}
+    assert executed == {"test_size": "0.25", "max_depth": "4", "n_estimators": "30"}
 
 
 def test_inputs_from_untracked_cells_are_reported_as_hidden_state(session: Session) -> None:
