@@ -57,7 +57,8 @@ class HiddenInput:
                 "unresolved": "defined by no replayed cell",
                 "cell-changed": "its cell has changed since; the code that ran is replayed",
                 "cell-deleted": "its cell was deleted; the code that ran is replayed",
-                "pipeline-parameter": "a parameter of the pipeline run it ran in"}[self.reason]
+                "pipeline-parameter": "a parameter of the pipeline run it ran in",
+                }.get(self.reason, self.reason)
         if self.snapshot:
             what += f"; loaded from the snapshot {self.snapshot}"
         elif self.code is not None:
@@ -196,7 +197,7 @@ def build(ws: Workspace, ref: str) -> Replay:
     """The replay plan for ``ref`` (no notebook written, nothing run)."""
     repo = ReplayRepository(ws.catalog)
     target = resolve_target(ws, ref)
-    order = _walk(repo, target.run_id)
+    order, edges = _walk(repo, target.run_id)
     runs = repo.runs(order)
     ordered = sorted(runs, key=lambda r: (runs[r]["started_at"], r))
     steps = [Step(runs[r], i) for i, r in enumerate(ordered)]
@@ -204,39 +205,45 @@ def build(ws: Workspace, ref: str) -> Replay:
     if unusable:
         raise NbopsError(f"cannot replay {target.label}: no code was recorded for {', '.join(unusable)}",
                          hint="replay works on runs recorded by %%track or nbops.track()")
-    _attach_lineage(repo, steps)
+    _attach_lineage(repo, steps, edges)
     notebooks = list(dict.fromkeys(str(n) for s in steps if (n := _clean(s.run.get("notebook")))))
+    # the other runs of the same notebooks (or, with none, of the same console session)
+    session = (repo.runs_of_notebooks(notebooks) if notebooks else
+               repo.runs_without_notebook(steps[0].run["started_at"], steps[-1].run["started_at"]))
     parameters = _lift_parameters(steps)
-    imports = _resolve_names(repo, steps, notebooks, parameters)
+    imports = _resolve_names(steps, _notebook_sources(session, notebooks), parameters)
     from nbops.pipelines.replay_recover import recover
 
     lifted = {p.name for p in parameters}
     parameters += [p for p in recover(ws, steps, notebooks) if p.name not in lifted]
-    return Replay(target, steps, parameters, imports, _left_out(repo, notebooks, steps), notebooks)
+    return Replay(target, steps, parameters, imports, _left_out(session, steps), notebooks)
 
 
 # -- lineage ------------------------------------------------------------------------
-def _walk(repo: ReplayRepository, start: str) -> list[str]:
-    """Every run ``start`` depends on through the values its cells read, ``start`` included."""
+def _walk(repo: ReplayRepository, start: str) -> tuple[list[str], list[dict[str, Any]]]:
+    """Every run ``start`` depends on through the values its cells read (``start`` included),
+    and the lineage rows of those runs."""
     seen = {start}
     frontier = [start]
+    edges: list[dict[str, Any]] = []
     while frontier:
         upstream = []
         for e in repo.edges(frontier):
+            edges.append(e)
             if e["src_kind"] == "run" and str(e["relation"]).startswith("var:") and e["src_ref"] not in seen:
                 seen.add(e["src_ref"])
                 upstream.append(e["src_ref"])
         frontier = upstream
-    return sorted(seen)
+    return sorted(seen), edges
 
 
-def _attach_lineage(repo: ReplayRepository, steps: list[Step]) -> None:
+def _attach_lineage(repo: ReplayRepository, steps: list[Step], edges: list[dict[str, Any]]) -> None:
     by_id = {s.run_id: s for s in steps}
     ids = list(by_id)
     snapshots = {(a["run_id"], a["name"]): f"{a['name']}@v{int(a['version'])}"
                  for a in repo.artifacts(ids)
                  if a["role"] == "input" and _clean(a["object_key"]) and _clean(a["version"]) is not None}
-    for e in repo.edges(ids):
+    for e in edges:
         step, rel = by_id[e["run_id"]], str(e["relation"])
         if not rel.startswith("var:"):
             continue
@@ -321,10 +328,10 @@ def _reads(code: str) -> set[str]:
 
 
 # -- names no replayed cell defines: imports, or hidden state -------------------------
-def _resolve_names(repo: ReplayRepository, steps: list[Step], notebooks: list[str],
+def _resolve_names(steps: list[Step], sources: list[str],
                    parameters: list[src.LiteralAssignment]) -> list[str]:
     """Imports the cells need; names nothing defines become ``unresolved`` hidden inputs."""
-    imports = src.imports_by_name(_notebook_sources(repo, notebooks))
+    imports = src.imports_by_name(sources)
     defined = {p.name for p in parameters}
     needed: dict[str, str] = {}
     for step in steps:
@@ -338,9 +345,9 @@ def _resolve_names(repo: ReplayRepository, steps: list[Step], notebooks: list[st
     return list(dict.fromkeys(needed.values()))
 
 
-def _notebook_sources(repo: ReplayRepository, notebooks: list[str]) -> list[str]:
-    """Code of every run from these notebooks, then the saved notebooks' cells (newest last)."""
-    sources = [str(r["code"]) for r in repo.runs_of_notebooks(notebooks) if _clean(r.get("code"))]
+def _notebook_sources(session: list[dict[str, Any]], notebooks: list[str]) -> list[str]:
+    """Code of the session's runs, then the saved notebooks' cells (newest last)."""
+    sources = [str(r["code"]) for r in session if _clean(r.get("code"))]
     for nb in notebooks:
         path = Path(nb)
         if path.suffix != ".ipynb" or not path.is_file():
@@ -356,14 +363,10 @@ def _notebook_sources(repo: ReplayRepository, notebooks: list[str]) -> list[str]
     return sources
 
 
-def _left_out(repo: ReplayRepository, notebooks: list[str], steps: list[Step]) -> list[dict[str, Any]]:
-    """The latest run of each tracked cell of these notebooks that the target does not need."""
+def _left_out(session: list[dict[str, Any]], steps: list[Step]) -> list[dict[str, Any]]:
+    """The latest run of each tracked cell of the session that the target does not need."""
     latest: dict[str, dict[str, Any]] = {}
-    if notebooks:
-        candidates = repo.runs_of_notebooks(notebooks)
-    else:  # no notebook path (an IPython console): the cells that ran while the target was made
-        candidates = repo.runs_without_notebook(steps[0].run["started_at"], steps[-1].run["started_at"])
-    for r in candidates:
+    for r in session:
         if r.get("kind") == "cell":
             latest[_cell_key(r)] = r
     kept = {_cell_key(s.run) for s in steps}
