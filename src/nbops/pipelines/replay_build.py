@@ -129,7 +129,8 @@ class Replay:
     parameters: list[src.LiteralAssignment]
     imports: list[str]
     left_out: list[dict[str, Any]]
-    notebooks: list[str]
+    notebooks: list[str]  # as the runs recorded them
+    notebook_files: list[Path] = field(default_factory=list)  # those found on disk
     notebook: Any = None  # nbformat.NotebookNode
     path: Path | None = None
     verification: Verification | None = None
@@ -211,12 +212,22 @@ def build(ws: Workspace, ref: str) -> Replay:
     session = (repo.runs_of_notebooks(notebooks) if notebooks else
                repo.runs_without_notebook(steps[0].run["started_at"], steps[-1].run["started_at"]))
     parameters = _lift_parameters(steps)
-    imports = _resolve_names(steps, _notebook_sources(session, notebooks), parameters)
+    files = [f for n in notebooks if (f := _locate(ws, n)) is not None]
+    imports = _resolve_names(steps, _notebook_sources(session, files), parameters)
     from nbops.pipelines.replay_recover import recover
 
     lifted = {p.name for p in parameters}
-    parameters += [p for p in recover(ws, steps, notebooks) if p.name not in lifted]
-    return Replay(target, steps, parameters, imports, _left_out(session, steps), notebooks)
+    parameters += [p for p in recover(ws, steps, files) if p.name not in lifted]
+    return Replay(target, steps, parameters, imports, _left_out(session, steps), notebooks, files)
+
+
+def _locate(ws: Workspace, notebook: str) -> Path | None:
+    """The saved notebook a run names: its path, or that path under the workspace's root
+    (a frontend may give it relative to its own root)."""
+    for path in (Path(notebook), ws.settings.home.resolve().parent / notebook):
+        if path.suffix == ".ipynb" and path.is_file():
+            return path
+    return None
 
 
 # -- lineage ------------------------------------------------------------------------
@@ -345,13 +356,10 @@ def _resolve_names(steps: list[Step], sources: list[str],
     return list(dict.fromkeys(needed.values()))
 
 
-def _notebook_sources(session: list[dict[str, Any]], notebooks: list[str]) -> list[str]:
+def _notebook_sources(session: list[dict[str, Any]], files: list[Path]) -> list[str]:
     """Code of the session's runs, then the saved notebooks' cells (newest last)."""
     sources = [str(r["code"]) for r in session if _clean(r.get("code"))]
-    for nb in notebooks:
-        path = Path(nb)
-        if path.suffix != ".ipynb" or not path.is_file():
-            continue
+    for path in files:
         try:
             cells = json.loads(path.read_text(encoding="utf-8")).get("cells", [])
         except (OSError, ValueError):

@@ -29,11 +29,11 @@ if TYPE_CHECKING:
 _PARAMETER_TAGS = {"parameters", "injected-parameters"}
 
 
-def recover(ws: Workspace, steps: list[Step], notebooks: list[str]) -> list[src.LiteralAssignment]:
+def recover(ws: Workspace, steps: list[Step], files: list[Path]) -> list[src.LiteralAssignment]:
     """Fill in the literal values of missing inputs where a notebook has them; returns them
     as assignments for the parameters cell (each with a comment saying where it came from)."""
     executed: dict[str, dict[str, src.LiteralAssignment]] = {}
-    cells = _untracked_cells(notebooks)
+    cells = _untracked_cells(files)
     saved, definitions = _saved_literals(cells), _saved_definitions(cells)
     found: dict[str, src.LiteralAssignment] = {}
     for step in steps:
@@ -83,12 +83,12 @@ def _executed_literals(ws: Workspace, pipeline_run_id: str) -> dict[str, src.Lit
     return out
 
 
-def _untracked_cells(notebooks: list[str]) -> list[str]:
+def _untracked_cells(files: list[Path]) -> list[str]:
     """Python of the saved notebooks' cells that are not ``%%track`` cells (those are in the lineage)."""
     out = []
-    for path in (Path(n) for n in notebooks):
+    for path in files:
         try:
-            nb = json.loads(path.read_text(encoding="utf-8")) if path.suffix == ".ipynb" else {}
+            nb = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, ValueError):
             continue
         texts = [_source(c) for c in _code_cells(nb)]

@@ -18,7 +18,6 @@ import json
 import math
 from dataclasses import dataclass, field
 from enum import StrEnum
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from nbops.catalog.replay import ReplayRepository
@@ -94,7 +93,7 @@ def verify(ws: Workspace, plan: Replay, *, progress: bool = True) -> Verificatio
     """Run ``plan.path`` through :func:`nbops.pipelines.run`; compare with the original runs."""
     from nbops.pipelines.runner import run
 
-    cwd = next((Path(n).parent for n in plan.notebooks if Path(n).parent.is_dir()), None)
+    cwd = plan.notebook_files[0].parent if plan.notebook_files else None  # relative paths hold
     assert plan.path is not None
     result = run(plan.path, {}, ws=ws, cwd=cwd, progress=progress)
     error = f"{result.error_name}: {result.error_message}" if result.error_name else None
