@@ -142,7 +142,8 @@ def _register_command_modules() -> None:
     import importlib
     import importlib.util
 
-    for area in ("track", "registry", "governance", "pipelines", "gates", "monitor", "abtest", "serve"):
+    for area in ("track", "registry", "governance", "pipelines", "gates", "replay", "monitor",
+                 "abtest", "serve"):
         if importlib.util.find_spec(f"nbops.cli.{area}") is not None:
             importlib.import_module(f"nbops.cli.{area}")
 

@@ -5,6 +5,7 @@
     trigger(schedule, reason)             ask the scheduler to run a schedule (monitoring alerts)
     Scheduler                             the daemon behind ``nbops scheduler``
     export_airflow / export_cron / ...    the same schedules for Airflow, cron and systemd
+    replay(ref, output, verify)           a clean pipeline notebook from a model's or run's lineage
 
 Imports are lazy: papermill loads only when a notebook runs.
 """
@@ -24,6 +25,7 @@ __all__ = [
     "pause_schedule",
     "record_change",
     "remove_schedule",
+    "replay",
     "resume_schedule",
     "run",
     "run_schedule_now",
@@ -44,6 +46,8 @@ _LAZY = {
     "run_schedule_now": "nbops.pipelines.schedules",
     "trigger": "nbops.pipelines.schedules",
     "record_change": "nbops.pipelines.events",
+    # the module is replay_build: a submodule named `replay` would shadow this function
+    "replay": "nbops.pipelines.replay_build",
 }
 
 
