@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 from sklearn.linear_model import LogisticRegression
 from test_widgets_dashboards import ip  # noqa: F401  (a real IPython shell with %nbops)
-from widgets_support import opened
+from widgets_support import fill_experiment, opened
 
 import nbops
 import nbops.monitor as mon
@@ -133,24 +133,6 @@ def test_monitor_of_a_model_without_logs_still_draws(monitoring):
 
 
 # -- A/B ----------------------------------------------------------------------------------
-def fill_experiment(ws: Any, name: str = "retention", n: int = 3000) -> Any:
-    rng = np.random.default_rng(1)
-    X = pd.DataFrame(rng.normal(size=(200, 2)), columns=["a", "b"])
-    y = (X.a > 0).astype(int)
-    for version, (c, alias) in enumerate(((1.0, "production"), (0.1, "challenger")), start=1):
-        nbops.registry.register(LogisticRegression(C=c).fit(X, y), "m", ws=ws)
-        nbops.registry.promote("m", version, alias, ws=ws)
-    exp = nbops.ab.create(name, variants={"control": "m@production", "treatment": "m@challenger"},
-                          metric={"name": "converted", "kind": "binary"}, salt="fixed", ws=ws)
-    exp.start()
-    ids = np.array([f"u{i}" for i in range(n)])
-    for batch in np.array_split(np.arange(n), 6):
-        served = exp.predict(ids[batch], pd.DataFrame(rng.normal(size=(len(batch), 2)), columns=["a", "b"]))
-        hit = rng.random(len(batch)) < np.where(served["variant"] == "treatment", 0.2, 0.1)
-        exp.log_outcomes(served.loc[hit, "unit_id"], np.ones(int(hit.sum())))
-    return exp
-
-
 @pytest.fixture(scope="module")
 def experiment(tmp_path_factory):
     with opened(tmp_path_factory.mktemp("ab")) as ws:
@@ -219,3 +201,33 @@ def test_looking_does_not_stop_an_experiment_and_magic_shows_ab_and_monitor(ip):
     assert not bad.success and "show ab EXPERIMENT" in str(bad.error_in_exec)
     res.result.close()
     mon_res.result.close()
+
+
+def _strict_json(d: Any) -> None:
+    """What the comm sends: a widget's state must be strict JSON (NaN breaks the message)."""
+    import json
+
+    for fig in d.figures():
+        json.dumps(fig.get_state(), allow_nan=False, default=lambda o: None)
+
+
+def test_a_run_without_the_metric_still_sends_valid_widget_state(tmp_path):
+    with opened(tmp_path) as ws:
+        with ws.run(name="scored") as run:
+            run.log_param("C", 1.0)
+            run.log_metric("acc", 0.9)
+        with ws.run(name="unscored") as run:
+            run.log_param("C", 2.0)
+        d = show.runs(ws=ws, sort="name", ascending=True)
+        _strict_json(d)
+        y = d.fig_runs.data[0].y
+        assert y[0] == 0.9 and (y[1] is None or np.isnan(y[1]))  # a gap where the run has no acc
+        assert list(d.fig_params.data[0].dimensions[-1]["values"]) == [0.9]
+        d.close()
+
+
+def test_monitor_and_ab_widget_state_is_valid_json(monitoring, experiment):
+    for d in (show.monitor("churn", window="1d", until=START + timedelta(hours=3), ws=monitoring),
+              show.ab("retention", ws=experiment)):
+        _strict_json(d)
+        d.close()

@@ -18,7 +18,7 @@ import ipywidgets as w
 import pandas as pd
 import plotly.graph_objects as go
 
-from nbops.widgets.base import Dashboard, StaticPart, table_html
+from nbops.widgets.base import Dashboard, StaticPart, figure_widget, table_html
 from nbops.widgets.dashboards import replace_figure
 from nbops.widgets.figures_ab import ab_estimates_figure, ab_lift_figure, ab_units_figure, srm_text
 
@@ -118,7 +118,7 @@ class ExperimentDashboard(Dashboard):
 
     def build(self) -> None:
         self.decision = w.HTML(decision_html(self.data["report"]))
-        self.fig_estimates, self.fig_lift, self.fig_units = (go.FigureWidget(f) for f in self._figures())
+        self.fig_estimates, self.fig_lift, self.fig_units = (figure_widget(f) for f in self._figures())
 
     def body(self) -> Sequence[w.Widget]:
         return [self.decision, self.fig_estimates, self.fig_lift, self.fig_units]

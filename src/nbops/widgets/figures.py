@@ -114,6 +114,8 @@ def params_parallel_figure(runs: pd.DataFrame, metric: str, params: Sequence[str
     """Parallel coordinates: each parameter an axis, the metric last and as the line colour."""
     params = list(params) if params is not None else param_columns(runs)
     col = f"metric.{metric}"
+    if col in runs.columns:  # a line needs the metric: runs without it are left out
+        runs = runs[runs[col].notna()]
     y = runs[col] if col in runs.columns else pd.Series([float("nan")] * len(runs))
     dims = [_dimension(p, runs[f"param.{p}"]) for p in params if f"param.{p}" in runs.columns]
     dims.append(_dimension(metric, y))

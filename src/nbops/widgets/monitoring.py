@@ -18,7 +18,7 @@ import ipywidgets as w
 import pandas as pd
 import plotly.graph_objects as go
 
-from nbops.widgets.base import Dashboard, StaticPart, table_html
+from nbops.widgets.base import Dashboard, StaticPart, figure_widget, table_html
 from nbops.widgets.dashboards import replace_figure
 from nbops.widgets.figures_monitor import monitor_figure
 
@@ -149,7 +149,7 @@ class MonitorDashboard(Dashboard):
                               template=self.template)
 
     def build(self) -> None:
-        self.fig = go.FigureWidget(self._figure())
+        self.fig = figure_widget(self._figure())
         self.summary = w.HTML(self._summary_html())
         self.alerts = w.HTML(self._alerts_html())
 
