@@ -81,6 +81,21 @@ def _run_cell(page: Any, index: int, shots: Path) -> Any:  # noqa: F811
     return out
 
 
+def _titles(out: Any, *titles: str) -> None:
+    """Wait until every figure title is drawn (plotly draws each figure on its own)."""
+    for title in titles:
+        out.locator(".gtitle", has_text=title).first.wait_for(timeout=120000)
+
+
+def _shoot(page: Any, out: Any, path: Path) -> None:  # noqa: F811
+    """A screenshot of a whole cell output: the window made tall enough to hold it."""
+    height = int(out.bounding_box()["height"]) + 400
+    page.set_viewport_size({"width": 1400, "height": max(900, height)})
+    out.scroll_into_view_if_needed()
+    out.screenshot(path=str(path))
+    page.set_viewport_size({"width": 1400, "height": 900})
+
+
 def test_runs_and_ab_dashboards_render_in_jupyterlab(lab: str, page: Any, tmp_path: Path) -> None:  # noqa: F811
     shots = Path(os.environ.get("NBOPS_KEEP_SCREENSHOTS") or tmp_path / "screenshots")
     shots.mkdir(parents=True, exist_ok=True)
@@ -90,17 +105,14 @@ def test_runs_and_ab_dashboards_render_in_jupyterlab(lab: str, page: Any, tmp_pa
     page.get_by_text("Python 3 (ipykernel) | Idle").wait_for(timeout=120000)  # the kernel is up
 
     runs = _run_cell(page, 0, shots)
-    runs.screenshot(path=str(shots / "show-runs.png"))
-    titles = runs.locator(".gtitle").all_text_contents()
-    assert {"Metrics over runs", "Metrics over steps", "Parameters → acc"} <= set(titles), titles
-    assert runs.locator("select option").count() == 4  # the runs table
+    _titles(runs, "Metrics over runs", "Metrics over steps", "Parameters → acc")
+    _shoot(page, runs, shots / "show-runs.png")
+    assert runs.locator(".nbops-runs select option").count() == 6  # the runs table: 4 trainings, 2 registrations
 
     ab = _run_cell(page, 1, shots)
-    ab.screenshot(path=str(shots / "show-ab.png"))
+    _titles(ab, "retention: winner → treatment", "Cumulative lift with its confidence sequence")
+    _shoot(page, ab, shots / "show-ab.png")
     text = ab.inner_text()
     assert "Decision: winner" in text and "treatment wins" in text and "SRM ok" in text
-    titles = ab.locator(".gtitle").all_text_contents()
-    assert "retention: winner → treatment" in titles
-    assert "Cumulative lift with its confidence sequence" in titles
     assert ab.locator(".legendtext", has_text="always-valid CS: treatment").count() == 1
     print(f"screenshots in {shots}")

@@ -43,13 +43,13 @@ def ab_estimates_figure(report: Report, *, template: str = LIGHT) -> go.Figure:
         variants = [c.variant for c in comps]
         est = [c.test.estimate for c in comps]
         fig.add_trace(go.Scatter(
-            x=est, y=variants, mode="markers", name=f"lift, {1 - comps[0].test.alpha:.0%} CI (fixed horizon)",
+            x=est, y=[f"{v} · CI" for v in variants], mode="markers", name=f"lift, {1 - comps[0].test.alpha:.0%} CI (fixed horizon)",
             marker={"color": CI_COLOR, "size": 11},
             error_x=_interval(est, [c.test.interval[0] for c in comps], [c.test.interval[1] for c in comps]),
             hovertemplate="%{y}: lift %{x:+.4g}<extra>fixed-horizon CI</extra>"), row=1, col=2)
         seq = [c.sequential.estimate for c in comps]
         fig.add_trace(go.Scatter(
-            x=seq, y=[f"{v} " for v in variants], mode="markers", name="lift, always-valid CS",
+            x=seq, y=[f"{v} · CS" for v in variants], mode="markers", name="lift, always-valid CS",
             marker={"color": CS_COLOR, "size": 11, "symbol": "diamond"},
             error_x=_interval(seq, [c.sequential.interval[0] for c in comps],
                               [c.sequential.interval[1] for c in comps]),
