@@ -96,7 +96,7 @@ def monitor_figure(traffic: pd.DataFrame, performance: pd.DataFrame, drift: pd.D
     ``share``: window_end, value (share of features drifted). ``alerts``: ts, rule_name, state,
     value, message. ``thresholds``: label → value, drawn as dashed lines over ``span``.
     """
-    fig = make_subplots(rows=4, cols=1, shared_xaxes=True, vertical_spacing=0.06,
+    fig = make_subplots(rows=4, cols=1, shared_xaxes=True, vertical_spacing=0.09,
                         subplot_titles=ROWS, row_heights=[0.28, 0.24, 0.32, 0.16],
                         specs=[[{"secondary_y": True}], [{}], [{}], [{}]])
     _traffic(fig, traffic)
@@ -113,7 +113,19 @@ def monitor_figure(traffic: pd.DataFrame, performance: pd.DataFrame, drift: pd.D
     fig.update_xaxes(title_text="time (UTC)", row=4, col=1)
     fig.update_layout(template=template, title=title, height=900, margin={"t": 80, "b": 40},
                       legend={"orientation": "v"}, bargap=0.1)
-    if traffic.empty:
-        fig.add_annotation(text="no predictions logged in this window", xref="x domain",
-                           yref="y domain", x=0.5, y=0.5, showarrow=False, row=1, col=1)
+    fig.update_xaxes(showticklabels=True)  # every row keeps its time labels
+    if len(traffic):
+        top = float((traffic["n_errors"] / traffic["n"]).max())
+        fig.update_yaxes(range=[0, max(0.05, top * 1.2)], row=1, col=1, secondary_y=True)
+    empty = {1: (traffic.empty, "no predictions logged in this window"),
+             2: (performance.empty, "no outcomes logged for these predictions (mon.log_outcomes)"),
+             3: (drift.empty and share.empty, "no stored drift report in this window "
+                 "(each mon.report(...) stores one)"),
+             4: (alerts.empty, "no alert events in this window")}
+    for row, (is_empty, text) in empty.items():
+        if is_empty:  # an invisible trace makes plotly draw the empty row and its note
+            fig.add_trace(go.Scatter(x=list(span), y=[0, 0], mode="lines", showlegend=False,
+                                     hoverinfo="skip", line={"width": 0}), row=row, col=1)
+            fig.add_annotation(text=text, xref="x domain", yref="y domain", x=0.5, y=0.5,
+                               showarrow=False, font={"color": "#7f7f7f"}, row=row, col=1)
     return fig
