@@ -177,7 +177,10 @@ def table_html(frame: Any, *, max_rows: int = 200) -> str:
 
 def figure_widget(fig: go.Figure) -> go.FigureWidget:
     """A FigureWidget of ``fig`` made safe for the comm (see :func:`json_safe`)."""
-    return go.FigureWidget(json_safe(fig))
+    widget = go.FigureWidget(fig)
+    if _has_nan(widget._data) or _has_nan(widget._layout):  # checked on what the comm would send
+        widget = go.FigureWidget(_clean({"data": widget._data, "layout": widget._layout}))
+    return widget
 
 
 def json_safe(fig: go.Figure) -> go.Figure:
@@ -197,6 +200,11 @@ def _has_nan(v: Any) -> bool:
     if isinstance(v, dict):
         return any(_has_nan(x) for x in v.values())
     if isinstance(v, list | tuple):
+        if v and isinstance(v[0], float | int) and not isinstance(v[0], bool):
+            try:  # a list of numbers (10,000 runs' values): one vectorized check
+                return bool(np.isnan(np.asarray(v, dtype=np.float64)).any())
+            except (TypeError, ValueError):
+                pass
         return any(_has_nan(x) for x in v)
     if isinstance(v, np.ndarray):
         return bool(np.isnan(v).any()) if v.dtype.kind == "f" else v.dtype.kind == "O" and _has_nan(list(v.ravel()))
