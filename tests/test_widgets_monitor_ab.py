@@ -111,7 +111,7 @@ def test_monitor_draws_drift_per_feature_with_thresholds_and_the_alert_firing(mo
     share = _trace(fig, "share of features drifted")
     assert list(share.y) == [0.0, 0.0, 0.5]  # tenure drifted in the last hour, spend did not
     assert list(_trace(fig, "threshold churn-drift (share >) = 0.4").y) == [0.4, 0.4]
-    assert _trace(fig, "threshold wasserstein default = 0.1").line.dash == "dash"
+    assert _trace(fig, "threshold jensenshannon, wasserstein default = 0.1").line.dash == "dash"
     fired = _trace(fig, "alert fired")
     alerts = mon.alerts(history=True, ws=ws)
     fired_at = pd.Timestamp(alerts.loc[alerts["state"] == "firing", "ts"].iloc[0])

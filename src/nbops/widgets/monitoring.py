@@ -69,10 +69,13 @@ def _thresholds(rules: list[Any], drift: pd.DataFrame) -> dict[str, float]:
         elif r.metric == "drift" and r.aggregation == "statistic":
             out[f"{r.name} ({r.feature} {r.comparison})"] = float(r.threshold)
             ruled.add(r.feature)
+    by_value: dict[float, list[str]] = {}
     for method in sorted(set(drift.loc[~drift["feature"].isin(ruled), "method"])):
         value, is_p = DEFAULT_THRESHOLDS.get(Method(method), (None, True))
         if value is not None and not is_p:  # a p-value threshold is not on the statistic's scale
-            out[f"{method} default"] = value
+            by_value.setdefault(value, []).append(method)
+    for value, methods in by_value.items():  # one line per value, naming every method at it
+        out[f"{', '.join(methods)} default"] = value
     return out
 
 
