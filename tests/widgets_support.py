@@ -1,5 +1,5 @@
 """A small real workspace for the widget tests: tracked runs, a registered model, a gate,
-an approval and an alias move, all made through the public API."""
+an approval and an alias move, an A/B experiment, all made through the public API."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 from sklearn.linear_model import LogisticRegression
 
+import nbops
 from nbops.governance.service import Governance
 from nbops.registry import Registry
 from nbops.workspace import Workspace
@@ -66,3 +67,22 @@ def govern(ws: Workspace, ids: list[str]) -> None:
     rid = admin.request_promotion("churn", 2, "production", "better acc")
     Governance(ws, "carol").approve(rid, "ok")
     reg.promote("churn", 2, "staging", "better")
+
+
+def fill_experiment(ws: Workspace, name: str = "retention", n: int = 3000) -> nbops.ab.Experiment:
+    """m v1 (production) against m v2 (challenger) on n users; the challenger converts 20% vs 10%."""
+    rng = np.random.default_rng(1)
+    X = pd.DataFrame(rng.normal(size=(200, 2)), columns=["a", "b"])
+    y = (X.a > 0).astype(int)
+    for version, (c, alias) in enumerate(((1.0, "production"), (0.1, "challenger")), start=1):
+        nbops.registry.register(LogisticRegression(C=c).fit(X, y), "m", ws=ws)
+        nbops.registry.promote("m", version, alias, ws=ws)
+    exp = nbops.ab.create(name, variants={"control": "m@production", "treatment": "m@challenger"},
+                          metric={"name": "converted", "kind": "binary"}, salt="fixed", ws=ws)
+    exp.start()
+    ids = np.array([f"u{i}" for i in range(n)])
+    for batch in np.array_split(np.arange(n), 6):
+        served = exp.predict(ids[batch], pd.DataFrame(rng.normal(size=(len(batch), 2)), columns=["a", "b"]))
+        hit = rng.random(len(batch)) < np.where(served["variant"] == "treatment", 0.2, 0.1)
+        exp.log_outcomes(served.loc[hit, "unit_id"], np.ones(int(hit.sum())))
+    return exp

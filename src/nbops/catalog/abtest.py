@@ -119,9 +119,9 @@ class ExperimentRepository:
         fn = {"max": "max", "sum": "sum", "mean": "avg"}[agg]
         o_sql = (f"SELECT unit_id, {fn}(value) AS value FROM read_parquet($o) GROUP BY unit_id"
                  if outcomes else "SELECT NULL::VARCHAR AS unit_id, NULL::DOUBLE AS value LIMIT 0")
-        sql = ("WITH e AS (SELECT unit_id, arg_min(variant, ts) AS variant FROM read_parquet($e) "
-               f"WHERE NOT shadow GROUP BY unit_id), o AS ({o_sql}), "
-               "u AS (SELECT e.unit_id, e.variant, o.value FROM e LEFT JOIN o USING (unit_id)) ")
+        sql = ("WITH e AS (SELECT unit_id, arg_min(variant, ts) AS variant, min(ts) AS first_ts "
+               f"FROM read_parquet($e) WHERE NOT shadow GROUP BY unit_id), o AS ({o_sql}), "
+               "u AS (SELECT e.unit_id, e.variant, o.value, e.first_ts FROM e LEFT JOIN o USING (unit_id)) ")
         args: dict[str, Any] = {"e": exposures}
         if outcomes:
             args["o"] = outcomes
@@ -132,7 +132,7 @@ class ExperimentRepository:
         q = self._units_sql(experiment, agg)
         if q is None:
             return pd.DataFrame({"unit_id": [], "variant": [], "value": []})
-        return self.catalog.query(q[0] + "SELECT * FROM u", q[1])  # type: ignore[arg-type]
+        return self.catalog.query(q[0] + "SELECT unit_id, variant, value FROM u", q[1])  # type: ignore[arg-type]
 
     def variant_summary(self, experiment: str, agg: str, missing_as_zero: bool) -> pd.DataFrame:
         """Per variant: exposed units, units with a value, sum and sum of squares of the values."""
@@ -144,6 +144,23 @@ class ExperimentRepository:
             q[0] + f"SELECT variant, count(*) AS units, count({v}) AS n, "
             f"coalesce(sum({v}), 0) AS total, coalesce(sum({v} * {v}), 0) AS total_sq "
             "FROM u GROUP BY variant", q[1])  # type: ignore[arg-type]
+
+    def variant_timeline(self, experiment: str, agg: str, missing_as_zero: bool,
+                         buckets: int = 60) -> pd.DataFrame:
+        """``variant_summary`` per bucket of the units' first exposure (about ``buckets``
+        equal buckets from the first to the last): bucket end, variant, units, n, total, total_sq."""
+        q = self._units_sql(experiment, agg)
+        if q is None:
+            return pd.DataFrame({"bucket": [], "variant": [], "units": [], "n": [], "total": [],
+                                 "total_sq": []})
+        v = "coalesce(value, 0)" if missing_as_zero else "value"
+        return self.catalog.query(
+            q[0] + ", s AS (SELECT epoch_us(min(first_ts)) AS t0, "
+            f"greatest((epoch_us(max(first_ts)) - epoch_us(min(first_ts))) // {int(buckets)}, 1) AS w FROM u) "
+            "SELECT make_timestamp(t0 + least((epoch_us(first_ts) - t0) // w + 1, "
+            f"{int(buckets)}) * w) AS bucket, variant, count(*) AS units, count({v}) AS n, "
+            f"coalesce(sum({v}), 0) AS total, coalesce(sum({v} * {v}), 0) AS total_sq "
+            "FROM u, s GROUP BY ALL ORDER BY bucket, variant", q[1])  # type: ignore[arg-type]
 
     def variant_health(self, experiment: str) -> pd.DataFrame:
         """Per variant (served and shadow): predictions, errors, units."""

@@ -158,18 +158,73 @@ class MonitorRepository:
     def columns_of(self, scan: str) -> list[str]:
         return [r[0] for r in self.catalog.fetchall(f"DESCRIBE SELECT * FROM {scan}")]
 
+    def column_types(self, scan: str) -> dict[str, str]:
+        return {r[0]: r[1] for r in self.catalog.fetchall(f"DESCRIBE SELECT * FROM {scan}")}
 
-def _window_filter() -> str:
+    def traffic_buckets(self, scan: str, since: datetime, until: datetime,
+                        bucket_s: int) -> pd.DataFrame:
+        """Predictions, errors and mean latency per bucket (see :func:`_bucketed`)."""
+        key, where, params, bucket = _bucketed("", since, until, bucket_s)
+        return self.catalog.query(
+            f"""WITH g AS (SELECT {key}, count(*) AS n, count(error) AS n_errors,
+                           sum(latency_ms) AS lat_sum, count(latency_ms) AS lat_n
+                           FROM {scan} WHERE {where} GROUP BY ALL)
+                SELECT {bucket} AS bucket, sum(n)::BIGINT AS n, sum(n_errors)::BIGINT AS n_errors,
+                       sum(lat_sum) / sum(lat_n) AS latency_mean
+                FROM g GROUP BY ALL ORDER BY bucket""", params)
+
+    def performance_buckets(self, scan: str, outcome_scan: str, since: datetime, until: datetime,
+                            bucket_s: int, *, regression: bool, numeric: bool) -> pd.DataFrame:
+        """Per bucket of prediction time: predictions with a known outcome (the latest per
+        request id, as :meth:`joined_outcomes`) and their accuracy, or MAE and RMSE."""
+        key, where, params, bucket = _bucketed("p.", since, until, bucket_s)
+        cast = "DOUBLE" if numeric else "VARCHAR"
+        err = "(p.prediction::DOUBLE - o.y_true::DOUBLE)"
+        sums = (f"sum(abs({err})) AS s1, sum({err} * {err}) AS s2" if regression
+                else f"sum((p.prediction::{cast} = o.y_true::{cast})::DOUBLE) AS s1, 0 AS s2")
+        metrics = ("sum(s1) / sum(k) AS mae, sqrt(sum(s2) / sum(k)) AS rmse" if regression
+                   else "sum(s1) / sum(k) AS accuracy")
+        sql = f"""WITH o AS (SELECT request_id, arg_max(y_true, ts) AS y_true FROM {outcome_scan}
+                             WHERE date >= CAST(? AS DATE) GROUP BY request_id),
+                  g AS (SELECT {key}, count(*) AS k, {sums} FROM {scan} p JOIN o USING (request_id)
+                        WHERE {where} AND p.error IS NULL GROUP BY ALL)
+                  SELECT {bucket} AS bucket, sum(k)::BIGINT AS n_outcomes, {metrics}
+                  FROM g GROUP BY ALL ORDER BY bucket"""
+        return self.catalog.query(sql, [since.date(), *params])
+
+
+def _window_filter(alias: str = "") -> str:
     # The date/hour predicates prune whole partitions before any file is opened.
-    return ("date BETWEEN CAST(? AS DATE) AND CAST(? AS DATE) "
-            "AND (date::TIMESTAMP + hour * INTERVAL 1 HOUR) "
+    a = alias
+    return (f"{a}date BETWEEN CAST(? AS DATE) AND CAST(? AS DATE) "
+            f"AND ({a}date::TIMESTAMP + {a}hour * INTERVAL 1 HOUR) "
             "BETWEEN date_trunc('hour', ?::TIMESTAMPTZ AT TIME ZONE 'UTC') "
             "AND (?::TIMESTAMPTZ AT TIME ZONE 'UTC') "
-            "AND ts >= ? AND ts < ?")
+            f"AND {a}ts >= ? AND {a}ts < ?")
 
 
 def _window_params(since: datetime, until: datetime) -> list[Any]:
     return [since.date(), until.date(), since, until, since, until]
+
+
+def _bucketed(alias: str, since: datetime, until: datetime,
+              bucket_s: int) -> tuple[str, str, list[Any], str]:
+    """(group key, filter, parameters, bucket expression over the key) of a window cut into
+    ``bucket_s`` buckets from ``since``. Whole-hour buckets over a window on hour boundaries
+    group by the partition columns (constant per file: no timestamp is decoded, which keeps a
+    dashboard over millions of predictions fast); other buckets group by ``ts``."""
+    origin, size = int(since.timestamp()), int(bucket_s)
+    if size % 3600 == 0 and origin % 3600 == 0 and until.timestamp() % 3600 == 0:
+        d0, d1 = since.date(), until.date()
+        h0, h1 = since.hour, until.hour
+        where = (f"{alias}date BETWEEN CAST(? AS DATE) AND CAST(? AS DATE) "
+                 f"AND ({alias}date > CAST(? AS DATE) OR {alias}hour >= {h0}) "
+                 f"AND ({alias}date < CAST(? AS DATE) OR {alias}hour < {h1})")
+        start = "(epoch(date::TIMESTAMP)::BIGINT + hour * 3600)"
+        return (f"{alias}date AS date, {alias}hour AS hour", where, [d0, d1, d0, d1],
+                f"make_timestamp(({origin} + ({start} - {origin}) // {size} * {size}) * 1000000)")
+    key = f"({origin} + (epoch_us({alias}ts) // 1000000 - {origin}) // {size} * {size}) AS b"
+    return (key, _window_filter(alias), _window_params(since, until), "make_timestamp(b * 1000000)")
 
 
 def training_datasets(catalog: Catalog, run_id: str) -> list[dict[str, Any]]:

@@ -31,7 +31,8 @@ def _runs(m: NbopsMagics, args: list[str]) -> Any:
 # `%nbops show WORD ...` draws a dashboard; any other word is a run id for the text view.
 _SHOW_USAGE = {"runs": (0, 99, "show runs [FILTER]"), "compare": (2, 2, "show compare RUN_A RUN_B"),
                "lineage": (1, 1, "show lineage REF"), "model": (1, 1, "show model NAME"),
-               "pipeline": (1, 1, "show pipeline SCHEDULE")}
+               "pipeline": (1, 1, "show pipeline SCHEDULE"), "monitor": (1, 2, "show monitor MODEL [WINDOW]"),
+               "ab": (1, 1, "show ab EXPERIMENT")}
 
 
 def _show(m: NbopsMagics, args: list[str]) -> Any:
@@ -47,7 +48,7 @@ def _show(m: NbopsMagics, args: list[str]) -> Any:
         return _dashboard(m, args[0], args[1:])
     from nbops.tracking.views import render_run
 
-    _need(args, 1, "show RUN | show runs|compare|lineage|model|pipeline ...")
+    _need(args, 1, "show RUN | show runs|compare|lineage|model|pipeline|monitor|ab ...")
     print(render_run(m.session.ws, args[0]))
     return None
 
@@ -58,6 +59,8 @@ def _dashboard(m: NbopsMagics, kind: str, args: list[str]) -> Any:
     ws = m.session.ws
     if kind == "runs":
         return show.runs(" ".join(args) or None, ws=ws)
+    if kind == "monitor":
+        return show.monitor(args[0], **({"window": args[1]} if len(args) > 1 else {}), ws=ws)
     return getattr(show, kind)(*args, ws=ws)
 
 

@@ -9,11 +9,13 @@ child widgets once) and ``update()`` (push freshly loaded data into them), plus
 from __future__ import annotations
 
 import html
+import math
 import threading
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, TypeAlias
 
 import ipywidgets as w
+import numpy as np
 import plotly.graph_objects as go
 import plotly.io as pio
 
@@ -171,3 +173,49 @@ def table_html(frame: Any, *, max_rows: int = 200) -> str:
     """A plain HTML table (what GitHub and nbconvert show)."""
     return frame.head(max_rows).to_html(index=False, border=0, classes="nbops-table", na_rep="—",
                                         escape=True)
+
+
+def figure_widget(fig: go.Figure) -> go.FigureWidget:
+    """A FigureWidget of ``fig`` made safe for the comm (see :func:`json_safe`)."""
+    widget = go.FigureWidget(fig)
+    if _has_nan(widget._data) or _has_nan(widget._layout):  # checked on what the comm would send
+        widget = go.FigureWidget(_clean({"data": widget._data, "layout": widget._layout}))
+    return widget
+
+
+def json_safe(fig: go.Figure) -> go.Figure:
+    """``fig`` with every NaN replaced by None (a gap in the plot).
+
+    A widget's state travels to the browser as strict JSON, where NaN is invalid: the
+    message fails to serialize and the frontend draws empty axes (a run without some
+    metric is enough). Figures without NaN are returned as they are.
+    """
+    spec = fig.to_plotly_json()
+    if not _has_nan(spec):
+        return fig
+    return go.Figure(_clean(spec))
+
+
+def _has_nan(v: Any) -> bool:
+    if isinstance(v, dict):
+        return any(_has_nan(x) for x in v.values())
+    if isinstance(v, list | tuple):
+        if v and isinstance(v[0], float | int) and not isinstance(v[0], bool):
+            try:  # a list of numbers (10,000 runs' values): one vectorized check
+                return bool(np.isnan(np.asarray(v, dtype=np.float64)).any())
+            except (TypeError, ValueError):
+                pass
+        return any(_has_nan(x) for x in v)
+    if isinstance(v, np.ndarray):
+        return bool(np.isnan(v).any()) if v.dtype.kind == "f" else v.dtype.kind == "O" and _has_nan(list(v.ravel()))
+    return isinstance(v, float) and math.isnan(v)
+
+
+def _clean(v: Any) -> Any:
+    if isinstance(v, dict):
+        return {k: _clean(x) for k, x in v.items()}
+    if isinstance(v, list | tuple):
+        return [_clean(x) for x in v]
+    if isinstance(v, np.ndarray):
+        return _clean(v.tolist()) if v.dtype.kind in "fO" else v
+    return None if isinstance(v, float) and math.isnan(v) else v

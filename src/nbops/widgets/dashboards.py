@@ -11,7 +11,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from nbops.widgets import data
-from nbops.widgets.base import Dashboard, StaticPart, table_html
+from nbops.widgets.base import Dashboard, StaticPart, figure_widget, json_safe, table_html
 from nbops.widgets.figures import (
     compare_metrics_figure,
     compare_table_figure,
@@ -32,6 +32,7 @@ _TABLE_COLUMNS = ("run_id", "name", "status", "started_at", "duration_ms")
 
 def replace_figure(target: go.FigureWidget, fig: go.Figure) -> None:
     """Swap a FigureWidget's traces and layout for ``fig``'s (the view updates in place)."""
+    fig = json_safe(fig)
     with target.batch_update():
         target.layout = fig.layout
     target.data = ()
@@ -84,9 +85,9 @@ class RunsDashboard(Dashboard):
         self.table = w.SelectMultiple(options=self._rows(), rows=min(12, max(3, len(self.frame))),
                                       layout=w.Layout(width="100%"))
         self.table.add_class("nbops-runs")
-        self.fig_runs = go.FigureWidget(runs_metric_figure(self.frame, self.metrics, template=self.template))
-        self.fig_steps = go.FigureWidget(metric_steps_figure(self.steps, self.labels, template=self.template))
-        self.fig_params = go.FigureWidget(self._parallel())
+        self.fig_runs = figure_widget(runs_metric_figure(self.frame, self.metrics, template=self.template))
+        self.fig_steps = figure_widget(metric_steps_figure(self.steps, self.labels, template=self.template))
+        self.fig_params = figure_widget(self._parallel())
         self.filter_box.observe(self._on_query, names="value")
         self.sort_box.observe(self._on_query, names="value")
         self.ascending_box.observe(self._on_query, names="value")
@@ -199,9 +200,9 @@ class CompareDashboard(Dashboard):
 
     def build(self) -> None:
         labels = self.data["labels"]
-        self.fig_metrics = go.FigureWidget(compare_metrics_figure(*self._metric_pair(), labels,
+        self.fig_metrics = figure_widget(compare_metrics_figure(*self._metric_pair(), labels,
                                                                   template=self.template))
-        self.fig_table = go.FigureWidget(compare_table_figure(self.sections, labels, template=self.template))
+        self.fig_table = figure_widget(compare_table_figure(self.sections, labels, template=self.template))
         self.code = w.HTML(self._code_html())
 
     def body(self) -> Sequence[w.Widget]:

@@ -11,6 +11,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
@@ -101,12 +102,14 @@ def metric_steps_figure(steps: pd.DataFrame, labels: Mapping[str, str], metrics:
 
 
 def _dimension(label: str, values: pd.Series) -> dict[str, Any]:
+    """One axis; numpy arrays, not lists, so plotly validates 10,000 runs' values at once."""
     if pd.api.types.is_numeric_dtype(values):
-        return {"label": label, "values": values.astype(float).tolist()}
-    cats = sorted({str(v) for v in values.dropna()})
-    codes = {c: i for i, c in enumerate(cats)}
-    return {"label": label, "values": [codes.get(str(v), None) if pd.notna(v) else None for v in values],
-            "tickvals": list(range(len(cats))), "ticktext": cats}
+        return {"label": label, "values": values.to_numpy(dtype=float, na_value=np.nan)}
+    text = values.astype("string")
+    cats = sorted(text.dropna().unique().tolist())
+    codes = pd.Categorical(text, categories=cats).codes.astype(float)
+    codes[codes < 0] = np.nan
+    return {"label": label, "values": codes, "tickvals": list(range(len(cats))), "ticktext": cats}
 
 
 def params_parallel_figure(runs: pd.DataFrame, metric: str, params: Sequence[str] | None = None, *,
@@ -114,11 +117,13 @@ def params_parallel_figure(runs: pd.DataFrame, metric: str, params: Sequence[str
     """Parallel coordinates: each parameter an axis, the metric last and as the line colour."""
     params = list(params) if params is not None else param_columns(runs)
     col = f"metric.{metric}"
+    if col in runs.columns:  # a line needs the metric: runs without it are left out
+        runs = runs[runs[col].notna()]
     y = runs[col] if col in runs.columns else pd.Series([float("nan")] * len(runs))
     dims = [_dimension(p, runs[f"param.{p}"]) for p in params if f"param.{p}" in runs.columns]
     dims.append(_dimension(metric, y))
     fig = go.Figure(go.Parcoords(
-        dimensions=dims, line={"color": y.astype(float).tolist(), "colorscale": "Viridis",
+        dimensions=dims, line={"color": y.to_numpy(dtype=float, na_value=np.nan), "colorscale": "Viridis",
                                "showscale": True, "colorbar": {"title": {"text": metric}}}))
     fig.update_layout(template=template, title=f"Parameters → {metric}", height=340,
                       margin={"t": 70, "b": 30, "l": 60, "r": 60})

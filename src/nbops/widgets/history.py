@@ -11,7 +11,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from nbops.widgets import data
-from nbops.widgets.base import Dashboard, StaticPart, table_html
+from nbops.widgets.base import Dashboard, StaticPart, figure_widget, table_html
 from nbops.widgets.dashboards import replace_figure
 from nbops.widgets.figures import pipeline_history_figure
 from nbops.widgets.figures_graph import lineage_figure, model_timeline_figure
@@ -42,7 +42,7 @@ class LineageDashboard(Dashboard):
         self.by_id = {n.id: n for n in self.nodes}
 
     def build(self) -> None:
-        self.fig = go.FigureWidget(self._figure())
+        self.fig = figure_widget(self._figure())
         self.details = w.HTML("<i>click a node to see its details</i>")
         self._hook()
 
@@ -94,7 +94,7 @@ class ModelDashboard(Dashboard):
                                      d["audit"], template=self.template, title=self.title)
 
     def build(self) -> None:
-        self.fig = go.FigureWidget(self._figure())
+        self.fig = figure_widget(self._figure())
         self.versions = w.HTML(self._versions_html())
 
     def _versions_html(self) -> str:
@@ -128,7 +128,7 @@ class PipelineDashboard(Dashboard):
         return pipeline_history_figure(self.data["runs"], self.data["next_runs"], template=self.template)
 
     def build(self) -> None:
-        self.fig = go.FigureWidget(self._figure())
+        self.fig = figure_widget(self._figure())
         self.table = w.HTML(self._table_html())
 
     def _table_html(self) -> str:

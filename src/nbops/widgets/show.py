@@ -5,20 +5,21 @@ HTML fallback for nbconvert and GitHub (``.to_html()``), and, with
 ``refresh=SECONDS``, re-reads the catalog until it is closed. ``theme`` is
 'auto' (follow JupyterLab), 'light' or 'dark'.
 
-Monitoring (``show.monitor``) and A/B results (``show.ab``) plug in the same way:
-a :class:`~nbops.widgets.base.Dashboard` subclass plus a function here.
+Every dashboard is a :class:`~nbops.widgets.base.Dashboard` subclass in its own
+module plus a function here.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from nbops.widgets.base import Dashboard
     from nbops.workspace import Workspace
 
-__all__ = ["compare", "lineage", "model", "pipeline", "runs"]
+__all__ = ["ab", "compare", "lineage", "model", "monitor", "pipeline", "runs"]
 
 
 def _make(cls_path: str, ws: Workspace | None, *args: Any, **kwargs: Any) -> Dashboard:
@@ -69,3 +70,20 @@ def pipeline(schedule: str, *, ws: Workspace | None = None, refresh: float | Non
              theme: str = "auto") -> Dashboard:
     """A schedule's run history (status, duration, failing cell) and its next runs."""
     return _make("history.PipelineDashboard", ws, schedule, refresh=refresh, theme=theme)
+
+
+def monitor(model: str, *, window: str | timedelta = "1d", until: Any = None,
+            bucket: str | timedelta | None = None, ws: Workspace | None = None,
+            refresh: float | None = None, theme: str = "auto") -> Dashboard:
+    """A model's predictions, error rate, performance on outcomes, drift per feature (with its
+    threshold) and alert events over ``window`` up to ``until`` (default: now)."""
+    return _make("monitoring.MonitorDashboard", ws, model, window=window, until=until,
+                 bucket=bucket, refresh=refresh, theme=theme)
+
+
+def ab(experiment: str, *, alpha: float = 0.05, tau: float = 0.1, min_units: int = 100,
+       ws: Workspace | None = None, refresh: float | None = None, theme: str = "auto") -> Dashboard:
+    """An experiment's lift per variant with intervals, the cumulative lift with its always-valid
+    confidence sequence, P(better), the SRM check, units over time and the decision."""
+    return _make("experiment.ExperimentDashboard", ws, experiment, alpha=alpha, tau=tau,
+                 min_units=min_units, refresh=refresh, theme=theme)

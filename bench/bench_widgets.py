@@ -1,0 +1,227 @@
+"""Dashboard build times: ``show.runs`` over 10,000 runs and ``show.monitor`` over 10M logged
+predictions (target: under 1 s each), side by side with pandas doing the same aggregation.
+
+    python bench/bench_widgets.py [--quick]
+
+"Build" is the call that returns the widget: catalog/DuckDB queries, the plotly figures and
+the FigureWidgets, without a kernel. The data are generated once and cached under
+/tmp/nbops-bench-widgets (runs written as rows in one commit; predictions written as Arrow
+batches straight into the logger's Parquet layout, one file per hour, 10% with outcomes).
+
+The anchor for ``show.monitor`` is what one would write without it: pandas reads the same
+Parquet logs (the columns needed), joins outcomes and groups per bucket. ``show.runs`` has
+no anchor here: the MLflow equivalent (``mlflow.search_runs`` + a plotly figure) needs
+bench/.venv-mlflow and 10,000 MLflow runs, which bench_foundation builds; it is not run here.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from common import FULL_REPEAT, QUICK_REPEAT, Result, Stat, alternate, compare, measure  # noqa: E402
+
+SECTION = "widgets"
+ANCHOR = "pandas"
+INTRO = ("Dashboard build times without a kernel (queries, figures, widgets). `show.monitor` "
+         "aggregates in DuckDB over the Parquet logs and sends one row per bucket; the anchor "
+         "reads the same logs with pandas (only the needed columns) and aggregates there.")
+ROOT = Path(os.environ.get("NBOPS_BENCH_WIDGETS", "/tmp/nbops-bench-widgets"))
+START = datetime(2026, 11, 1, tzinfo=UTC)
+HOURS = 168  # a week of traffic
+
+
+def _log(msg: str) -> None:
+    print(f"bench[widgets]: {msg}", file=sys.stderr, flush=True)
+
+
+def _open(path: Path) -> Any:
+    from nbops.config import init_workspace
+    from nbops.workspace import Workspace
+
+    if not (path / ".nbops").exists():
+        path.mkdir(parents=True, exist_ok=True)
+        init_workspace(path)
+    return Workspace.open(path, create=False)
+
+
+# -- data --------------------------------------------------------------------------
+def runs_workspace(n: int) -> Any:
+    """A workspace with ``n`` finished runs (5 params, 3 metrics), written in one commit."""
+    import data
+
+    from nbops.catalog.records import MetricRow, ParamRow, RunRow
+    from nbops.tracking.run import new_run_id
+
+    ws = _open(ROOT / f"runs-{n}")
+    if int(ws.sql("SELECT count(*) AS n FROM runs").at[0, "n"]) >= n:
+        return ws
+    _log(f"writing {n:,} runs (cached in {ROOT})")
+    runs, params, metrics = [], [], []
+    for i in range(n):
+        rid, ts = new_run_id(), START + timedelta(seconds=i)
+        runs.append(RunRow(rid, f"run-{i}", "cell", "finished", "bench", ts, ts, 5.0, None, None,
+                           "train.ipynb", None, i, None, None, None))
+        params += [ParamRow(rid, k, str(v), type(v).__name__) for k, v in data.params(i).items()]
+        metrics += [MetricRow(rid, k, float(v), 0, ts) for k, v in data.metrics(i).items()]
+
+    def write(con: Any) -> None:
+        for table, rows in (("runs", runs), ("params", params), ("metrics", metrics)):
+            ws.catalog.insert(con, table, rows)
+
+    ws.catalog.transaction(write)
+    return ws
+
+
+def monitor_workspace(n: int) -> Any:
+    """A workspace whose model 'bench' logged ``n`` predictions over a week (4 features; the
+    last two days shifted) and outcomes for 10% of them; one Parquet file per hour."""
+    ws = _open(ROOT / f"monitor-{n}")
+    marker = ROOT / f"monitor-{n}" / "written"
+    if not marker.exists():
+        _log(f"writing {n:,} predictions (cached in {ROOT})")
+        t0 = time.perf_counter()
+        _write_predictions(ws, n)
+        marker.write_text("ok")
+        _log(f"written in {time.perf_counter() - t0:.0f} s")
+    return ws
+
+
+def _write_predictions(ws: Any, n: int) -> None:
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from nbops.monitor.files import LogFiles
+
+    files = LogFiles.for_settings(ws.settings)
+    rng = np.random.default_rng(0)
+    per, done = n // HOURS, 0
+    for h in range(HOURS):
+        k = per if h < HOURS - 1 else n - done
+        t = START + timedelta(hours=h)
+        base = np.datetime64(t.replace(tzinfo=None), "us").astype(np.int64)
+        ts = np.sort(base + rng.integers(0, 3_600_000_000, k))
+        ids = pc.binary_join_element_wise("r", pa.array(np.arange(done, done + k)).cast(pa.string()), "")
+        x = rng.normal(size=(k, 4))
+        x[:, 0] += 0.0 if h < 120 else 1.0
+        pred = (x[:, 0] + rng.normal(size=k) > 0).astype(np.int64)
+        table = pa.table({
+            "request_id": ids, "ts": pa.array(ts, pa.timestamp("us", tz="UTC")),
+            "model": pa.array(np.full(k, "bench")), "model_version": pa.array(np.ones(k, np.int64)),
+            "latency_ms": rng.gamma(2.0, 4.0, k), "error": pa.nulls(k, pa.string()),
+            "prediction": pred, "score": rng.random(k), **{f"f__x{i}": x[:, i] for i in range(4)}})
+        date = t.strftime("%Y-%m-%d")
+        files.write(files.partition("predictions", "bench", date, t.hour), table)
+        m = k // 10
+        y = pred[:m] ^ (rng.random(m) < (0.1 if h < 120 else 0.3))
+        files.write(files.partition("outcomes", None, date, t.hour), pa.table({
+            "request_id": ids.slice(0, m), "ts": pa.array(ts[:m] + 600_000_000, pa.timestamp("us", tz="UTC")),
+            "y_true": y.astype(np.int64)}))
+        done += k
+
+
+# -- figures -----------------------------------------------------------------------
+def runs_figure(n: int, repeat: int) -> Result:
+    from nbops import show
+
+    ws = runs_workspace(n)
+    shown: dict[str, int] = {}
+
+    def nbops(_: int) -> float:
+        seconds, dash = measure(lambda: show.runs(ws=ws))
+        shown["rows"] = len(dash.table.options)
+        dash.close()
+        return seconds
+
+    stat = alternate({"nbops": nbops}, repeat)["nbops"]
+    ws.close()
+    assert shown["rows"] == n, shown
+    return Result(f"`show.runs()` over {n:,} runs (5 params, 3 metrics each): table, metric chart, "
+                  "step curves, parallel coordinates", stat, None, target="< 1 s",
+                  passed=stat.median < 1.0, note="No anchor run here (see the module docstring).")
+
+
+def _pandas_monitor(root: Path, bucket: str) -> int:
+    """The anchor: pandas over the same logs — volume, error rate, mean latency and accuracy per bucket."""
+    import pandas as pd
+
+    pred = pd.read_parquet(root / "predictions" / "model=bench",
+                           columns=["request_id", "ts", "error", "latency_ms", "prediction"])
+    out = pd.read_parquet(root / "outcomes", columns=["request_id", "ts", "y_true"])
+    out = out.sort_values("ts").drop_duplicates("request_id", keep="last")
+    pred["bucket"] = pred["ts"].dt.floor(bucket)
+    traffic = pred.groupby("bucket").agg(n=("ts", "size"), n_errors=("error", "count"),
+                                         latency_mean=("latency_ms", "mean"))
+    joined = pred[pred["error"].isna()].merge(out[["request_id", "y_true"]], on="request_id")
+    acc = (joined["prediction"] == joined["y_true"]).groupby(joined["bucket"]).mean()
+    return int(traffic["n"].sum()) + len(acc) * 0
+
+
+def monitor_figure(n: int, repeat: int) -> list[Result]:
+    from nbops import show
+    from nbops.monitor.files import LogFiles
+
+    ws = monitor_workspace(n)
+    root = Path(LogFiles.for_settings(ws.settings).root)
+    until = START + timedelta(hours=HOURS)
+    seen: dict[str, int] = {}
+
+    def nbops(_: int) -> float:
+        seconds, dash = measure(lambda: show.monitor("bench", window="7d", until=until, ws=ws))
+        seen["nbops"] = int(dash.data["traffic"]["n"].sum())
+        dash.close()
+        return seconds
+
+    def pandas(_: int) -> float:
+        seconds, total = measure(lambda: _pandas_monitor(root, "3h"))
+        seen["pandas"] = total
+        return seconds
+
+    stats = alternate({"pandas": pandas, "nbops": nbops}, repeat)
+    assert seen["nbops"] == seen["pandas"] == n, seen
+    parts = _monitor_parts(ws, until, repeat)
+    ws.close()
+    nb = stats["nbops"]
+    result = compare(f"`show.monitor(window='7d')` over {n:,} logged predictions ({n // 10:,} with "
+                     "outcomes; 56 buckets of 3 h)", stats["pandas"], nb)
+    result.target, result.passed = "< 1 s", nb.median < 1.0
+    result.note = ("Of which: " + ", ".join(f"{k} {v.show()}" for k, v in parts.items())
+                   + ". Same numbers both sides (volume checked).")
+    return [result]
+
+
+def _monitor_parts(ws: Any, until: datetime, repeat: int) -> dict[str, Stat]:
+    """Where the time goes: the traffic query and the outcome join, timed alone."""
+    from nbops.monitor.reporting import Monitor
+
+    mon = Monitor(ws)
+    scan, outcomes = mon.scan("bench"), mon.outcome_scan()
+    assert scan is not None and outcomes is not None
+    since = until - timedelta(days=7)
+    sides = {
+        "traffic query": lambda _: measure(lambda: mon.repo.traffic_buckets(scan, since, until, 10800))[0],
+        "outcome join (accuracy)": lambda _: measure(lambda: mon.repo.performance_buckets(
+            scan, outcomes, since, until, 10800, regression=False, numeric=True))[0]}
+    return alternate(sides, repeat)
+
+
+def run(quick: bool) -> list[Result]:
+    os.environ.pop("NBOPS_HOME", None)
+    repeat = QUICK_REPEAT if quick else FULL_REPEAT
+    n_runs, n_pred = (2_000, 1_000_000) if quick else (10_000, 10_000_000)
+    # The pandas anchor reads 10M rows a round: three rounds of the monitor figure are enough.
+    return [runs_figure(n_runs, repeat), *monitor_figure(n_pred, min(repeat, 3))]
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+    from run_all import table
+
+    print(table(run("--quick" in sys.argv), ANCHOR))

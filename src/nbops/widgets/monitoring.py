@@ -1,0 +1,186 @@
+"""``show.monitor``: a model's traffic, performance, drift and alerts over a time window.
+
+Everything is aggregated in DuckDB over the Parquet prediction/outcome logs with the
+monitoring repository's queries (``traffic_buckets``, ``performance_buckets``); drift per
+feature over time comes from the stored window reports (``mon.report`` stores one per call;
+``report_history``) and alert firings from the alert events. Only what is drawn leaves DuckDB:
+one row per bucket, report window or alert event.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+import ipywidgets as w
+import pandas as pd
+import plotly.graph_objects as go
+
+from nbops.widgets.base import Dashboard, StaticPart, figure_widget, table_html
+from nbops.widgets.dashboards import replace_figure
+from nbops.widgets.figures_monitor import monitor_figure
+
+if TYPE_CHECKING:
+    from nbops.workspace import Workspace
+
+BUCKETS_S = (60, 300, 900, 3600, 3 * 3600, 6 * 3600, 12 * 3600, 86400)
+MAX_POINTS = 120
+_NUMERIC = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT",
+            "UINTEGER", "UBIGINT", "FLOAT", "DOUBLE", "BOOLEAN")
+
+
+def pick_bucket(window: timedelta) -> int:
+    """The smallest bucket (seconds) that cuts ``window`` into at most ``MAX_POINTS`` points."""
+    seconds = window.total_seconds()
+    return next((b for b in BUCKETS_S if seconds / b <= MAX_POINTS), BUCKETS_S[-1])
+
+
+def _span(until: Any, window: timedelta, bucket_s: int) -> tuple[datetime, datetime]:
+    from nbops.monitor.reporting import _utc
+
+    end = _utc(until) or datetime.now(UTC)
+    if bucket_s % 3600 == 0:  # whole hours: the window is whole partitions
+        end = end.replace(minute=0, second=0, microsecond=0) + (
+            timedelta(hours=1) if end.minute or end.second or end.microsecond else timedelta())
+        start = (end - window).replace(minute=0, second=0, microsecond=0)
+    else:
+        start = end - window
+    return start, end
+
+
+def _utc_column(frame: pd.DataFrame, col: str) -> pd.DataFrame:
+    if len(frame):
+        t = pd.to_datetime(frame[col])
+        frame[col] = t.dt.tz_localize("UTC") if t.dt.tz is None else t.dt.tz_convert("UTC")
+    return frame
+
+
+def _thresholds(rules: list[Any], drift: pd.DataFrame) -> dict[str, float]:
+    """A dashed line per drift threshold: a rule's (drift or drift_share) or the method's default."""
+    from nbops.monitor.stats import DEFAULT_THRESHOLDS, Method
+
+    out: dict[str, float] = {}
+    ruled = set()
+    for r in rules:
+        if r.metric == "drift_share":
+            out[f"{r.name} (share {r.comparison})"] = float(r.threshold)
+        elif r.metric == "drift" and r.aggregation == "statistic":
+            out[f"{r.name} ({r.feature} {r.comparison})"] = float(r.threshold)
+            ruled.add(r.feature)
+    by_value: dict[float, list[str]] = {}
+    for method in sorted(set(drift.loc[~drift["feature"].isin(ruled), "method"])):
+        value, is_p = DEFAULT_THRESHOLDS.get(Method(method), (None, True))
+        if value is not None and not is_p:  # a p-value threshold is not on the statistic's scale
+            by_value.setdefault(value, []).append(method)
+    for value, methods in by_value.items():  # one line per value, naming every method at it
+        out[f"{', '.join(methods)} default"] = value
+    return out
+
+
+def monitor_data(ws: Workspace, model: str, *, window: str | timedelta = "1d", until: Any = None,
+                 bucket: str | timedelta | None = None) -> dict[str, Any]:
+    """Everything ``show.monitor`` draws (see the module docstring)."""
+    from nbops.monitor.reporting import Monitor, parse_window
+
+    mon = Monitor(ws)
+    name, version, _ = mon.resolve(model)
+    span = parse_window(window)
+    bucket_s = int(parse_window(bucket).total_seconds()) if bucket is not None else pick_bucket(span)
+    start, end = _span(until, span, bucket_s)
+    scan, outcomes = mon.scan(name), mon.outcome_scan()
+    traffic = pd.DataFrame(columns=["bucket", "n", "n_errors", "latency_mean"])
+    perf = pd.DataFrame(columns=["bucket", "n_outcomes"])
+    if scan is not None:
+        traffic = mon.repo.traffic_buckets(scan, start, end, bucket_s)
+        if outcomes is not None:
+            perf = _performance(mon, scan, outcomes, start, end, bucket_s)
+    hist = _utc_column(mon.repo.report_history(name), "window_end")
+    hist = hist[(hist["window_end"] > start) & (hist["window_end"] <= end)] if len(hist) else hist
+    drift = hist[(hist["section"] == "drift") & (hist["metric"] != "share_drifted")] if len(hist) else hist
+    drift = drift.rename(columns={"metric": "method"})[["window_end", "feature", "method", "value"]] \
+        if len(drift) else pd.DataFrame(columns=["window_end", "feature", "method", "value"])
+    share = hist[hist["metric"] == "share_drifted"][["window_end", "value"]] if len(hist) else \
+        pd.DataFrame(columns=["window_end", "value"])
+    rules = [r for r in mon.repo.rules() if r.model.split("@", 1)[0] == name]
+    alerts = _alerts(mon, rules, start, end)
+    return {"model": name, "version": version, "since": start, "until": end, "bucket_s": bucket_s,
+            "traffic": _utc_column(traffic, "bucket"), "performance": _utc_column(perf, "bucket"),
+            "drift": drift, "share": share, "alerts": alerts, "rules": rules,
+            "thresholds": _thresholds(rules, drift)}
+
+
+def _performance(mon: Any, scan: str, outcomes: str, start: datetime, end: datetime,
+                 bucket_s: int) -> pd.DataFrame:
+    pred = mon.repo.column_types(scan).get("prediction", "VARCHAR")
+    truth = mon.repo.column_types(outcomes).get("y_true", "VARCHAR")
+    numeric = pred.startswith(_NUMERIC) and truth.startswith(_NUMERIC)
+    regression = pred.startswith(("FLOAT", "DOUBLE"))
+    return mon.repo.performance_buckets(scan, outcomes, start, end, bucket_s,
+                                        regression=regression, numeric=numeric)
+
+
+def _alerts(mon: Any, rules: list[Any], start: datetime, end: datetime) -> pd.DataFrame:
+    cols = ["ts", "rule_name", "state", "value", "threshold", "message"]
+    frames = [mon.repo.events(r.name, limit=10_000) for r in rules]
+    frames = [f for f in frames if len(f)]
+    if not frames:
+        return pd.DataFrame(columns=cols)
+    events = _utc_column(pd.concat(frames, ignore_index=True), "ts")
+    events = events[(events["ts"] >= start) & (events["ts"] <= end)]
+    return events.sort_values("ts")[cols].reset_index(drop=True)
+
+
+class MonitorDashboard(Dashboard):
+    """A model's predictions, performance, drift per feature and alerts on one time axis."""
+
+    def __init__(self, ws: Workspace, model: str, *, window: str | timedelta = "1d",
+                 until: Any = None, bucket: str | timedelta | None = None, **kwargs: Any) -> None:
+        self.model, self.window, self.until, self.bucket = model, window, until, bucket
+        self.title = f"Monitoring {model}"
+        super().__init__(ws, **kwargs)
+
+    def load(self) -> None:
+        self.data = monitor_data(self.ws, self.model, window=self.window, until=self.until,
+                                 bucket=self.bucket)
+
+    def _figure(self) -> go.Figure:
+        d = self.data
+        return monitor_figure(d["traffic"], d["performance"], d["drift"], d["share"], d["alerts"],
+                              d["thresholds"], span=(d["since"], d["until"]), title=self.title,
+                              template=self.template)
+
+    def build(self) -> None:
+        self.fig = figure_widget(self._figure())
+        self.summary = w.HTML(self._summary_html())
+        self.alerts = w.HTML(self._alerts_html())
+
+    def _summary_html(self) -> str:
+        d = self.data
+        t, p = d["traffic"], d["performance"]
+        n, errors = int(t["n"].sum()) if len(t) else 0, int(t["n_errors"].sum()) if len(t) else 0
+        known = int(p["n_outcomes"].sum()) if len(p) else 0
+        firing = int((d["alerts"]["state"] == "firing").sum())
+        version = f" v{d['version']}" if d["version"] is not None else ""
+        return (f"<p><b>{html.escape(d['model'])}{version}</b> · {d['since']:%Y-%m-%d %H:%M} – "
+                f"{d['until']:%Y-%m-%d %H:%M} UTC · {n:,} predictions · {errors:,} errors · "
+                f"{known:,} with outcomes · {firing} alert firing(s) · "
+                f"bucket {timedelta(seconds=d['bucket_s'])}</p>")
+
+    def _alerts_html(self) -> str:
+        alerts = self.data["alerts"]
+        if alerts.empty:
+            return "<p>no alert events in this window</p>"
+        return "<h4>alert events</h4>" + table_html(alerts)
+
+    def body(self) -> Sequence[w.Widget]:
+        return [self.summary, self.fig, self.alerts]
+
+    def update(self) -> None:
+        replace_figure(self.fig, self._figure())
+        self.summary.value = self._summary_html()
+        self.alerts.value = self._alerts_html()
+
+    def static_parts(self) -> list[StaticPart]:
+        return [self._summary_html(), self.fig, self._alerts_html()]
