@@ -97,6 +97,19 @@ def test_refresh_shows_new_runs_and_stops_when_closed(tmp_path):
             show.runs(ws=ws, refresh=0)
 
 
+def test_runs_of_an_empty_workspace_sorted_by_a_metric_fill_in_when_runs_arrive(tmp_path):
+    with opened(tmp_path) as ws:
+        d = show.runs(ws=ws, sort="metric.acc", refresh=0.05)  # nothing logged yet
+        assert d.sort_box.value == "metric.acc" and len(d.table.options) == 0
+        with ws.run(name="first") as run:
+            run.log_metric("acc", 0.5)
+        deadline = time.monotonic() + 30
+        while len(d.table.options) < 1 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert len(d.table.options) == 1 and list(d.fig_runs.data[0].y) == [0.5]
+        d.close()
+
+
 def test_theme_dark_auto_and_bad(catalog):
     ws, _ = catalog
     dark = show.model("churn", ws=ws, theme="dark")

@@ -102,8 +102,10 @@ class RunsDashboard(Dashboard):
                 w.HBox([self.fig_runs, self.fig_steps]), self.metric_box, self.fig_params]
 
     def _sort_options(self) -> list[str]:
-        return ["started_at", "duration_ms", "name", "status",
-                *[f"metric.{m}" for m in self.metrics], *[f"param.{p}" for p in self.params]]
+        options = ["started_at", "duration_ms", "name", "status",
+                   *[f"metric.{m}" for m in self.metrics], *[f"param.{p}" for p in self.params]]
+        # an empty workspace has no metric columns yet: keep the requested sort selectable
+        return options if self.sort in options else [*options, self.sort]
 
     def _columns(self) -> list[str]:
         return [*_TABLE_COLUMNS, *[f"param.{p}" for p in self.params], *[f"metric.{m}" for m in self.metrics]]
