@@ -106,11 +106,20 @@ class PredictionLogger:
     # -- public -------------------------------------------------------------
     def log_predictions(self, model: str, features: Any = None, predictions: Any = None, *,
                         scores: Any = None, request_ids: Sequence[str] | None = None,
-                        latency_ms: Any = None, timestamp: Any = None, error: Any = None) -> list[str]:
-        """Buffer one batch of predictions; returns the request ids (generated when not given)."""
+                        latency_ms: Any = None, timestamp: Any = None, error: Any = None,
+                        variant: Any = None) -> list[str]:
+        """Buffer one batch of predictions; returns the request ids (generated when not given).
+
+        ``variant`` (one value or one per row) names the A/B variant that answered; the
+        column is written only when given."""
         try:
             table, ids = self._prediction_table(model, features, predictions, scores, request_ids,
                                                 latency_ms, timestamp, error)
+            if variant is not None:
+                n = table.num_rows
+                values = [variant] * n if isinstance(variant, str) else [None if v is None else str(v)
+                                                                         for v in variant]
+                table = table.append_column("variant", _column(pa.array(values, pa.string()), n, "variant"))
             name = table.column("model")[0].as_py()
             self._append(("predictions", name), table)
             return ids
