@@ -86,8 +86,8 @@ def revoke_key(ws: Workspace, key_id: str, *, actor: str | None = None) -> None:
 class KeyRing:
     """Keys and role grants in memory, refreshed by the server's background thread.
 
-    A key not yet in memory (created since the last refresh) triggers one refresh,
-    at most once a second, so new keys work at once and unknown ones cost little.
+    A key not yet in memory (created since the last refresh) triggers one refresh, at
+    most once a second per key id, so new keys work at once and unknown ones cost little.
     """
 
     def __init__(self, ws: Workspace) -> None:
@@ -96,18 +96,26 @@ class KeyRing:
         self._grants: list[dict[str, Any]] = []
         self._creator: str | None = None
         self._lock = threading.Lock()
-        self._last = 0.0
+        self._misses: dict[str, float] = {}
 
     def refresh(self) -> None:
         keys = {k.key_id: k for k in ServeRepository(self.ws.catalog).active_keys()}
         grants, creator = current_grants(GovernanceRepository(self.ws.catalog), None)
         with self._lock:
             self._keys, self._grants, self._creator = keys, grants, creator
-            self._last = time.monotonic()
 
     def needs_refresh(self, key: str) -> bool:
+        """True for a well-formed key not in memory, at most once a second per key id."""
         key_id = _key_id(key)
-        return key_id is not None and key_id not in self._keys and time.monotonic() - self._last > 1.0
+        if key_id is None or key_id in self._keys:
+            return False
+        now = time.monotonic()
+        if now - self._misses.get(key_id, 0.0) < 1.0:
+            return False
+        if len(self._misses) > 10_000:
+            self._misses.clear()
+        self._misses[key_id] = now
+        return True
 
     def user_of(self, key: str | None) -> str:
         if not key:
