@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -34,6 +35,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("nbops.serve")
 REQUEST_ID_HEADER = "X-Request-Id"
+_REQUEST_ID = re.compile(r"[A-Za-z0-9_.\-]{1,64}")  # a client's own id is used when it looks like one
 
 
 @dataclass
@@ -77,8 +79,9 @@ async def _authenticate(state: ServerState, request: Request) -> str | None:
 def endpoint(name: str, handler: Handler, *, public: bool = False) -> Callable[[Request], Awaitable[Response]]:
     async def run(request: Request) -> Response:
         state: ServerState = request.app.state.nbops
-        ctx = Ctx(request.headers.get(REQUEST_ID_HEADER) or uuid.uuid4().hex, time.perf_counter(), state,
-                  labels=(name, "", "", ""))
+        given = request.headers.get(REQUEST_ID_HEADER)
+        rid = given if given and _REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
+        ctx = Ctx(rid, time.perf_counter(), state, labels=(name, "", "", ""))
         try:
             if not public:
                 ctx.user = await _authenticate(state, request)
