@@ -65,7 +65,9 @@ async def predict_model(request: Request, ctx: Ctx) -> dict[str, Any]:
     ctx.require(Role.VIEWER, name, f"predicting with {name}")
     body = await json_body(request)
     state = ctx.state
-    loaded = state.models.cached(ref) or await run_in_threadpool(state.models.get, ref)
+    loaded = state.models.cached(ref)
+    if loaded is None:
+        loaded = await run_in_threadpool(state.models.get, ref)
     ctx.labels = ("predict", loaded.name, str(loaded.version), "")
     X, cols = to_frame(body, loaded.schema)
     ids = _ids(ctx, len(X))
@@ -87,7 +89,9 @@ async def predict_experiment(request: Request, ctx: Ctx) -> dict[str, Any]:
     ctx.require(Role.VIEWER, None, f"predicting through experiment {name}")
     body = await json_body(request)
     table = ctx.state.experiments
-    exp = table.cached(name) or await run_in_threadpool(table.get, name)
+    exp = table.cached(name)
+    if exp is None:
+        exp = await run_in_threadpool(table.get, name)
     body, units = pop_units(body, exp.row.unit)
     if units is None:
         units = request.query_params.getlist("unit_id") or None
