@@ -105,16 +105,17 @@ def bench_latency(ws: Any, port: int, n: int, rounds: int) -> list[dict[str, obj
 
     loaded = ModelTable(ws).get("churn@production")
     X, _ = to_frame(_ROW, loaded.schema)
-    conn = _connect(port)
     raw50, raw99, srv50, srv99 = [], [], [], []
     for _ in range(rounds):
         raw = _latencies(lambda: loaded.model.predict(X), n)
-        srv = _latencies(lambda: _post(conn), n)
+        conn = _connect(port)  # a new connection per round: uvicorn closes idle ones after 5 s
+        _post(conn)
+        srv = _latencies(lambda c=conn: _post(c), n)
+        conn.close()
         raw50.append(_pct(raw, 0.5))
         raw99.append(_pct(raw, 0.99))
         srv50.append(_pct(srv, 0.5))
         srv99.append(_pct(srv, 0.99))
-    conn.close()
     add50 = [s - r for s, r in zip(srv50, raw50, strict=True)]
     add99 = [s - r for s, r in zip(srv99, raw99, strict=True)]
     row = {"unit": "ms"}
