@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-SECTION = "serve"
+SECTION = "Model server"
 _SRC = Path(__file__).resolve().parents[1] / "src"
 _ROW = {"age": 42, "spend": 0.25}
 _PATH = "/v1/models/churn@production/predict"
