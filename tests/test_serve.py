@@ -211,3 +211,8 @@ def test_guardrail_breach_stops_the_experiment_and_alerts(srv: Server, keys: dic
     alerts = [json.loads(line) for line in Path(ws.settings.home.parent / "alerts.jsonl").read_text().splitlines()]
     assert [a["experiment"] for a in alerts] == ["serve-guard"] and alerts[0]["state"] == "firing"
     assert "ab.stop" in set(governance.audit_log(ws=ws)["action"])
+
+
+def test_no_auth_is_refused_off_loopback(workspace_dir: Path) -> None:
+    out = CliRunner().invoke(main, ["serve", "--no-auth", "--host", "0.0.0.0"])
+    assert out.exit_code != 0 and "loopback" in out.output

@@ -7,7 +7,7 @@ server needs, so the request path does none once a model is loaded:
 - every ``reload_interval_s`` (2 s): one read of all aliases and latest versions
   (models whose alias moved are loaded, then switched), experiment revisions, API keys
   and role grants;
-- every ``flush_interval_s`` (1 s): the gathered exposures and outcomes of experiments;
+- every ``flush_interval_s`` (5 s): the gathered exposures and outcomes of experiments;
 - every ``check_interval_s`` (30 s): the guardrails of running experiments.
 """
 
@@ -41,7 +41,7 @@ class ServeConfig:
     trust: bool = False                 # load joblib/cloudpickle models (registered with trust=True)
     log_requests: bool = True           # every request into the monitoring prediction log
     reload_interval_s: float = 2.0
-    flush_interval_s: float = 1.0
+    flush_interval_s: float = 5.0      # experiment exposures and outcomes: one Parquet batch each per flush
     check_interval_s: float = 30.0
     alert_channels: list[str] = field(default_factory=list)
     actor: str | None = None            # who stops experiments on a guardrail breach (default: OS user)
