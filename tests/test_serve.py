@@ -216,3 +216,18 @@ def test_guardrail_breach_stops_the_experiment_and_alerts(srv: Server, keys: dic
 def test_no_auth_is_refused_off_loopback(workspace_dir: Path) -> None:
     out = CliRunner().invoke(main, ["serve", "--no-auth", "--host", "0.0.0.0"])
     assert out.exit_code != 0 and "loopback" in out.output
+
+
+def test_canary_follows_its_ramp_and_units_stay(srv: Server, keys: dict[str, str], ws: Workspace) -> None:
+    nbops.ab.create("serve-canary", {"control": "churn@production", "treatment": "churn@challenger"},
+                    mode="canary", ramp=[(0, 0.0), ("2s", 1.0)], ws=ws, actor="tester").start()
+    with srv.client(keys["alice"]) as c:
+        def variant(unit: str) -> str:
+            return c.post("/v1/experiments/serve-canary/predict", json={**ROW, "unit_id": unit}).json()["variant"]
+
+        assert {variant(f"early{i}") for i in range(5)} == {"control"}
+        probes = iter(range(10_000))  # a new unit each time: a unit seen keeps its first variant
+        wait_for(lambda: variant(f"probe{next(probes)}") == "treatment", "the ramp to reach the treatment")
+        srv.state.experiments.flush()
+        assert {variant(f"late{i}") for i in range(5)} == {"treatment"}
+        assert {variant(f"early{i}") for i in range(5)} == {"control"}  # exposed units keep their variant
