@@ -220,14 +220,15 @@ def test_no_auth_is_refused_off_loopback(workspace_dir: Path) -> None:
 
 def test_canary_follows_its_ramp_and_units_stay(srv: Server, keys: dict[str, str], ws: Workspace) -> None:
     nbops.ab.create("serve-canary", {"control": "churn@production", "treatment": "churn@challenger"},
-                    mode="canary", ramp=[(0, 0.0), ("2s", 1.0)], ws=ws, actor="tester").start()
+                    mode="canary", ramp=[(0, 0.0), ("3s", 1.0)], ws=ws, actor="tester").start()
     with srv.client(keys["alice"]) as c:
         def variant(unit: str) -> str:
             return c.post("/v1/experiments/serve-canary/predict", json={**ROW, "unit_id": unit}).json()["variant"]
 
-        assert {variant(f"early{i}") for i in range(5)} == {"control"}
+        early = {f"early{i}": variant(f"early{i}") for i in range(5)}
+        assert "control" in early.values()  # before the ramp's step (the step may come mid-way on a slow machine)
         probes = iter(range(10_000))  # a new unit each time: a unit seen keeps its first variant
         wait_for(lambda: variant(f"probe{next(probes)}") == "treatment", "the ramp to reach the treatment")
         srv.state.experiments.flush()
         assert {variant(f"late{i}") for i in range(5)} == {"treatment"}
-        assert {variant(f"early{i}") for i in range(5)} == {"control"}  # exposed units keep their variant
+        assert {u: variant(u) for u in early} == early  # exposed units keep their variant

@@ -96,6 +96,7 @@ class PredictionLogger:
         self._buffers: dict[tuple[str, str | None], list[pa.Table]] = {}
         self._buffered = 0
         self._lock = threading.RLock()
+        self._flush_lock = threading.Lock()
         self._stats = LoggerStats()
         self._warned: set[str] = set()
         self._closed = threading.Event()
@@ -139,11 +140,15 @@ class PredictionLogger:
             self._fail("log_outcomes", exc)
 
     def flush(self) -> None:
-        """Write everything buffered now (failures are counted, rows kept for the next flush)."""
-        with self._lock:
-            pending, self._buffers, self._buffered = self._buffers, {}, 0
-        for key, tables in pending.items():
-            self._write(key, tables)
+        """Write everything buffered now (failures are counted, rows kept for the next flush).
+
+        Flushes run one at a time, so one that returns has also waited for a write the
+        background thread had in flight (close() at exit loses nothing to it)."""
+        with self._flush_lock:
+            with self._lock:
+                pending, self._buffers, self._buffered = self._buffers, {}, 0
+            for key, tables in pending.items():
+                self._write(key, tables)
 
     def stats(self) -> dict[str, Any]:
         with self._lock:

@@ -45,6 +45,7 @@ class ExperimentTable:
         self._outcomes: dict[str, tuple[list[str], list[float]]] = {}
         self._recent: OrderedDict[str, tuple[str, str]] = OrderedDict()
         self._lock = threading.Lock()
+        self._flush_lock = threading.Lock()
         self._halted: set[str] = set()
         self._schemas: dict[str, Schema | None] = {}
         self.breaches: list[dict[str, Any]] = []
@@ -121,7 +122,13 @@ class ExperimentTable:
 
     # -- background -------------------------------------------------------------
     def flush(self) -> None:
-        """Write the gathered exposures and outcomes (one Parquet batch per experiment and kind)."""
+        """Write the gathered exposures and outcomes (one Parquet batch per experiment and kind).
+
+        One flush at a time, so a flush that returns has also waited for one in flight."""
+        with self._flush_lock:
+            self._flush()
+
+    def _flush(self) -> None:
         with self._lock:
             exposures, self._exposures = self._exposures, {}
             outcomes, self._outcomes = self._outcomes, {}

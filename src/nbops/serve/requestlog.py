@@ -36,6 +36,7 @@ class RequestLog:
         self._queue: deque[Entry] = deque()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._drain_lock = threading.Lock()
         self.rows_handed = 0
 
     def start(self) -> None:
@@ -48,7 +49,14 @@ class RequestLog:
             self._queue.append(entry)
 
     def drain(self) -> int:
-        """Hand everything queued to the logger, one batch per (model, variant, feature names)."""
+        """Hand everything queued to the logger, one batch per (model, variant, feature names).
+
+        One drain at a time: a caller that drains (then flushes the logger) also waits for
+        rows the background thread had already taken from the queue."""
+        with self._drain_lock:
+            return self._drain()
+
+    def _drain(self) -> int:
         groups: dict[tuple[str, str | None, tuple[str, ...]], list[Entry]] = {}
         while True:
             try:
