@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -60,6 +61,7 @@ class Experiment:
         self._models: dict[str, Any] = {}
         self._sticky: assignment.StickyAssigner | None = None
         self._sticky_files = -1
+        self._sticky_checked = 0.0
         self._pinned: dict[str, str] | None = None
         self._history: tuple[int, bool] | None = None
 
@@ -199,7 +201,10 @@ class Experiment:
         """Sticky assignment; first exposures are (re)loaded when new log files appeared."""
         if self._sticky is None:
             self._sticky = assignment.StickyAssigner(list(self.variants), self.row.salt)
-        if self._needs_history():
+        # Exposures written elsewhere are looked for at most once a second: a server calls
+        # this per request, and this process's own exposures are remembered as it writes them.
+        if self._needs_history() and (self._sticky_files < 0 or time.monotonic() - self._sticky_checked >= 1.0):
+            self._sticky_checked = time.monotonic()
             files = len(self.repo.files(self.name, FileKind.EXPOSURES))
             if files != self._sticky_files:
                 self._sticky.load(self.repo.first_exposures(self.name))
@@ -273,6 +278,8 @@ class Experiment:
             "ts": pa.array(np.full(n, np.datetime64(_now().replace(tzinfo=None), "us")),
                            pa.timestamp("us", tz="UTC"))})
         self.repo.write_batch(self.name, FileKind.EXPOSURES, table, self.actor)
+        if self._sticky_files >= 0:  # our own file is remembered below: no need to re-read it
+            self._sticky_files += 1
         if self._sticky is not None:
             served = ~np.asarray(table["shadow"])
             self._sticky.remember(list(np.asarray(keys, dtype=object)[served]),

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -38,7 +39,45 @@ def _predict(exp: Experiment, variant: str, X: Any, mask: np.ndarray) -> tuple[n
         return None, f"{type(exc).__name__}: {exc}"[:500]
 
 
+@dataclass
+class Exposures:
+    """The exposure rows of routed batches, not yet written (a server gathers several)."""
+
+    keys: list[str] = field(default_factory=list)
+    variants: list[str] = field(default_factory=list)
+    predictions: list[Any] = field(default_factory=list)
+    errors: list[str | None] = field(default_factory=list)
+    shadow: list[bool] = field(default_factory=list)
+    request_ids: list[str] = field(default_factory=list)
+
+    def extend(self, other: Exposures) -> None:
+        for name in ("keys", "variants", "predictions", "errors", "shadow", "request_ids"):
+            getattr(self, name).extend(getattr(other, name))
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+
 def predict_batch(exp: Experiment, unit_ids: Iterable[Any] | np.ndarray, X: Any) -> pd.DataFrame:
+    frame, exposures = route_batch(exp, unit_ids, X)
+    log_exposures(exp, exposures)
+    return frame
+
+
+def log_exposures(exp: Experiment, e: Exposures) -> None:
+    """Write gathered exposures as one Parquet batch."""
+    if len(e):
+        exp._log_exposures(e.keys, e.variants, e.predictions, e.errors, shadow=e.shadow,
+                           request_ids=e.request_ids)
+
+
+def route_batch(exp: Experiment, unit_ids: Iterable[Any] | np.ndarray, X: Any,
+                request_ids: list[str] | None = None) -> tuple[pd.DataFrame, Exposures]:
+    """Assign and predict without writing: the answer per row and the exposures to log.
+
+    ``request_ids`` (one per row) are recorded with the exposures; by default one is made
+    per row. Shadow rows of other variants carry their row's request id.
+    """
     keys = assignment.unit_keys(unit_ids)
     n = len(keys)
     if len(X) != n:
@@ -52,8 +91,10 @@ def predict_batch(exp: Experiment, unit_ids: Iterable[Any] | np.ndarray, X: Any)
     prediction = np.empty(n, dtype=object)
     errors = np.full(n, None, dtype=object)
     log_keys, log_variants, log_preds, log_errors, log_shadow, log_req = [], [], [], [], [], []
+    if request_ids is not None and len(request_ids) != n:
+        raise ExperimentError(f"{n} rows but {len(request_ids)} request ids")
     batch = secrets.token_hex(6)
-    req = [f"{batch}-{i}" for i in range(n)]
+    req = list(request_ids) if request_ids is not None else [f"{batch}-{i}" for i in range(n)]
     if exp.mode == Mode.SHADOW:
         prediction[:] = control_pred
         for v in names[1:]:
@@ -77,8 +118,8 @@ def predict_batch(exp: Experiment, unit_ids: Iterable[Any] | np.ndarray, X: Any)
                 prediction[mask], errors[mask] = fallback, err
             else:
                 prediction[mask] = pred
-    exp._log_exposures(keys + log_keys, list(variants) + log_variants, list(prediction) + log_preds,
-                       list(errors) + log_errors, shadow=[False] * n + log_shadow,
-                       request_ids=req + log_req)
-    return pd.DataFrame({"unit_id": keys, "variant": variants, "prediction": prediction,
-                         "error": errors}, index=index)
+    exposures = Exposures(keys + log_keys, list(variants) + log_variants, list(prediction) + log_preds,
+                          list(errors) + log_errors, [False] * n + log_shadow, req + log_req)
+    frame = pd.DataFrame({"unit_id": keys, "variant": variants, "prediction": prediction,
+                          "error": errors}, index=index)
+    return frame, exposures

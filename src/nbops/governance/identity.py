@@ -60,6 +60,7 @@ class Action(StrEnum):
     START_EXPERIMENT = "start_experiment"
     STOP_EXPERIMENT = "stop_experiment"
     CONCLUDE_EXPERIMENT = "conclude_experiment"
+    MANAGE_API_KEYS = "manage_api_keys"
 
 
 # Actions whose role comes from the alias's policy are resolved in ``required_role``.
@@ -80,6 +81,8 @@ _REQUIRED: dict[Action, Role] = {
     Action.START_EXPERIMENT: Role.DEPLOYER,
     Action.STOP_EXPERIMENT: Role.CONTRIBUTOR,  # stopping is always the safe direction
     Action.CONCLUDE_EXPERIMENT: Role.DEPLOYER,
+    # A key acts as its user: creating one for someone else is granting access.
+    Action.MANAGE_API_KEYS: Role.ADMIN,
 }
 
 

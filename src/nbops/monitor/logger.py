@@ -103,6 +103,7 @@ class PredictionLogger:
         self._buffers: dict[tuple[str, str | None], list[pa.Table]] = {}
         self._buffered = 0
         self._lock = threading.RLock()
+        self._flush_lock = threading.Lock()
         self._stats = LoggerStats()
         self._warned: set[str] = set()
         self._closed = threading.Event()
@@ -113,11 +114,20 @@ class PredictionLogger:
     # -- public -------------------------------------------------------------
     def log_predictions(self, model: str, features: Any = None, predictions: Any = None, *,
                         scores: Any = None, request_ids: Sequence[str] | None = None,
-                        latency_ms: Any = None, timestamp: Any = None, error: Any = None) -> list[str]:
-        """Buffer one batch of predictions; returns the request ids (generated when not given)."""
+                        latency_ms: Any = None, timestamp: Any = None, error: Any = None,
+                        variant: Any = None) -> list[str]:
+        """Buffer one batch of predictions; returns the request ids (generated when not given).
+
+        ``variant`` (one value or one per row) names the A/B variant that answered; the
+        column is written only when given."""
         try:
             table, ids = self._prediction_table(model, features, predictions, scores, request_ids,
                                                 latency_ms, timestamp, error)
+            if variant is not None:
+                n = table.num_rows
+                values = [variant] * n if isinstance(variant, str) else [None if v is None else str(v)
+                                                                         for v in variant]
+                table = table.append_column("variant", _column(pa.array(values, pa.string()), n, "variant"))
             name = table.column("model")[0].as_py()
             self._append(("predictions", name), table)
             return ids
@@ -137,11 +147,15 @@ class PredictionLogger:
             self._fail("log_outcomes", exc)
 
     def flush(self) -> None:
-        """Write everything buffered now (failures are counted, rows kept for the next flush)."""
-        with self._lock:
-            pending, self._buffers, self._buffered = self._buffers, {}, 0
-        for key, tables in pending.items():
-            self._write(key, tables)
+        """Write everything buffered now (failures are counted, rows kept for the next flush).
+
+        Flushes run one at a time, so one that returns has also waited for a write the
+        background thread had in flight (close() at exit loses nothing to it)."""
+        with self._flush_lock:
+            with self._lock:
+                pending, self._buffers, self._buffered = self._buffers, {}, 0
+            for key, tables in pending.items():
+                self._write(key, tables)
 
     def stats(self) -> dict[str, Any]:
         with self._lock:
