@@ -143,7 +143,7 @@ def experiment(tmp_path_factory):
 
 def test_ab_estimates_equal_the_report(experiment):
     ws = experiment
-    d = show.ab("retention", ws=ws)
+    d = show.ab(nbops.ab.get("retention", ws=ws), ws=ws)  # the experiment object or its name
     rep = nbops.ab.get("retention", ws=ws).report(enforce=False)
     c = rep.comparison("treatment")
     assert [f.layout.title.text for f in d.figures()] == [

@@ -34,6 +34,7 @@ class Demo:
     facts: dict[str, Any] = field(default_factory=dict)
     sections: list[tuple[str, str]] = field(default_factory=list)
     state: dict[str, Any] = field(default_factory=dict)
+    cleanups: list[Callable[[], None]] = field(default_factory=list)
 
     def say(self, line: str) -> None:
         print(f"    {line}", flush=True)
@@ -105,6 +106,8 @@ def main(directory: str = "demo-workspace") -> int:
     finally:
         from nbops.demo.report import summary, write_report
 
+        for cleanup in reversed(demo.cleanups):  # e.g. stop the model server
+            cleanup()
         total = time.perf_counter() - t0
         report = write_report(demo, results if "results" in locals() else [], total)
         ws.close()

@@ -81,9 +81,11 @@ def monitor(model: str, *, window: str | timedelta = "1d", until: Any = None,
                  bucket=bucket, refresh=refresh, theme=theme)
 
 
-def ab(experiment: str, *, alpha: float = 0.05, tau: float = 0.1, min_units: int = 100,
+def ab(experiment: Any, *, alpha: float = 0.05, tau: float = 0.1, min_units: int = 100,
        ws: Workspace | None = None, refresh: float | None = None, theme: str = "auto") -> Dashboard:
     """An experiment's lift per variant with intervals, the cumulative lift with its always-valid
-    confidence sequence, P(better), the SRM check, units over time and the decision."""
-    return _make("experiment.ExperimentDashboard", ws, experiment, alpha=alpha, tau=tau,
+    confidence sequence, P(better), the SRM check, units over time and the decision.
+    ``experiment`` is its name or the object ``nbops.ab.create``/``get`` returned."""
+    name = experiment if isinstance(experiment, str) else getattr(experiment, "name", experiment)
+    return _make("experiment.ExperimentDashboard", ws, name, alpha=alpha, tau=tau,
                  min_units=min_units, refresh=refresh, theme=theme)
