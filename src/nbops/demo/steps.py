@@ -120,8 +120,19 @@ def schedule(demo: Demo) -> bool:
 
 
 def audit(demo: Demo) -> bool:
+    """Trace one answered request back to its training cell, then verify the audit chain."""
     from nbops import governance
 
+    served = demo.state.get("served")
+    if served:
+        request_id = str(served[0]["request_id"].iloc[0])
+        t = governance.trace(request_id, ws=demo.ws)
+        lines = str(t).splitlines()
+        demo.say(f"nbops trace {request_id}:")
+        for line in lines[:5] + [ln for ln in lines if ln.startswith("trained by")]:
+            demo.say(f"  {line}")
+        demo.facts["traced request"] = (f"{request_id[:12]}… → {t.version.ref if t.version else '?'} "
+                                        f"→ run {t.run['run_id'] if t.run else '?'}")
     verdict = governance.verify_audit(ws=demo.ws)
     log = governance.audit_log(ws=demo.ws)
     demo.facts["audit"] = f"{len(log)} entries, {'intact' if verdict.ok else 'BROKEN'}"

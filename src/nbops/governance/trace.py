@@ -58,7 +58,7 @@ class Trace:
         out = [f"request {self.request_id}",
                f"  at {p.get('ts')} · model {p.get('model')} v{_int(p.get('model_version'))} · "
                f"prediction {p.get('prediction')!r}" + _latency(p.get("latency_ms")),
-               "  features: " + (", ".join(f"{k}={v!r}" for k, v in self.features.items()) or "-")]
+               "  features: " + _features(self.features)]
         if p.get("error"):
             out.append(f"  error: {p['error']}")
         out += [f"  outcome {o['y_true']!r} logged {o['ts']}" for o in self.outcomes] or ["  outcome: none logged"]
@@ -93,6 +93,12 @@ class Trace:
         if r.get("code"):
             out += ["code:", *("  | " + line for line in str(r["code"]).splitlines())]
         return out
+
+
+def _features(features: dict[str, Any], shown: int = 8) -> str:
+    text = ", ".join(f"{k}={v!r}" for k, v in list(features.items())[:shown]) or "-"
+    more = len(features) - shown
+    return text + (f", … ({more} more; --json shows all)" if more > 0 else "")
 
 
 def _int(x: Any) -> Any:
