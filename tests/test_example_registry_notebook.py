@@ -20,8 +20,10 @@ def test_registry_governance_notebook_runs(tmp_path, monkeypatch):
     monkeypatch.delenv("NBOPS_HOME", raising=False)
     out = tmp_path / "out.ipynb"
     papermill.execute_notebook(str(NOTEBOOK), str(out), cwd=str(tmp_path), kernel_name="python3",
-                               parameters={"model_name": "churn"}, progress_bar=False)
+                               parameters={"model_name": "churn"}, progress_bar=False,
+                               store_widget_state=False)
     assert (tmp_path / "audit-export.jsonl").is_file()
     assert (tmp_path / "cards" / "churn-v2.html").is_file()
     text = out.read_text()
     assert "audit chain intact" in text and "2 unmet requirement(s)" in text
+    assert "nbops-dashboard" in text and "Model churn" in text  # show.model's plot, kept as HTML

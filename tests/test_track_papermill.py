@@ -91,9 +91,14 @@ def test_error_in_a_tracked_cell_fails_at_that_cell(env: Path) -> None:
 
 def test_example_notebook_runs(env: Path) -> None:
     import nbformat
+    import papermill as pm
 
     src = ROOT / "example_notebooks" / "01_tracking.ipynb"
-    _execute(src, env / "01.out.ipynb", env)
+    pm.execute_notebook(str(src), str(env / "01.out.ipynb"), kernel_name="python3", cwd=str(env),
+                        progress_bar=False, store_widget_state=False)
     nb = nbformat.read(env / "01.out.ipynb", as_version=4)
     text = "\n".join(o.get("text", "") for c in nb.cells for o in c.get("outputs", []))
     assert "tracked run" in text and "hyperparameters" in text and "checked out" in text
+    html = "\n".join(o.get("data", {}).get("text/html", "") for c in nb.cells for o in c.get("outputs", []))
+    assert html.count("class='nbops-dashboard'") == 2  # show.runs and show.compare, kept as HTML
+    assert "Metrics over runs" in html
