@@ -206,3 +206,17 @@ def test_what_else_changes_a_fingerprint() -> None:
 def test_a_value_that_cannot_be_fingerprinted_gives_none() -> None:
     assert fingerprint(x for x in range(3)) is None
     assert fingerprint(Thresholds(1, 2)) == fingerprint(Thresholds(1, 2))
+
+
+def test_equal_content_has_one_fingerprint_whatever_the_object_identities() -> None:
+    shared = "feature_" * 20
+    same_object = {"names": [shared, shared], "dtype": np.dtype([("a", "<f8"), ("b", "<i8")])}
+    twin = "".join(["feature_"] * 20)
+    assert twin is not shared
+    equal_objects = {"names": [shared, twin], "dtype": np.dtype([("a", "<f8"), ("b", "<i8")])}
+    # a pickle memo would write the shared string once and the twins twice: a model fitted
+    # twice from the same data must not get two versions because of that
+    assert fingerprint(same_object) == fingerprint(equal_objects)
+    cyclic: list = [1]
+    cyclic.append(cyclic)
+    assert fingerprint(cyclic) is not None  # self-references still hash (with the memo)

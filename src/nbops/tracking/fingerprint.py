@@ -118,16 +118,36 @@ def _update_index(h: xxhash.xxh3_128, index: Any) -> None:
         _update_series(h, pd.Series(index, name=index.name))
 
 
+class _Sink:
+    def __init__(self, h: xxhash.xxh3_128) -> None:
+        self.write = h.update
+
+
 def _pickle_digest(obj: Any) -> str:
-    """Hash an arbitrary picklable object; out-of-band buffers are hashed without a copy."""
-    h = xxhash.xxh3_128()
+    """Hash an arbitrary picklable object; out-of-band buffers are hashed without a copy.
 
-    def on_buffer(buf: pickle.PickleBuffer) -> bool:
-        h.update(buf.raw())
-        return False  # keep the buffer out of band: it is hashed already
+    The pickle runs without its memo ("fast" mode) where it can: with a memo, equal objects
+    are written once or twice depending on whether they happen to be the same object (a
+    cached numpy dtype, an interned string), so the same content could hash differently.
+    Self-referencing objects need the memo and are hashed with it.
+    """
+    for fast in (True, False):
+        h = xxhash.xxh3_128()
 
-    h.update(pickle.dumps(obj, protocol=5, buffer_callback=on_buffer))
-    return h.hexdigest()
+        def on_buffer(buf: pickle.PickleBuffer, h: xxhash.xxh3_128 = h) -> bool:
+            h.update(buf.raw())
+            return False  # keep the buffer out of band: it is hashed already
+
+        pickler = pickle.Pickler(_Sink(h), protocol=5, buffer_callback=on_buffer)  # type: ignore[arg-type]
+        pickler.fast = fast
+        try:
+            pickler.dump(obj)
+        except (RecursionError, ValueError):
+            if not fast:
+                raise
+            continue
+        return h.hexdigest()
+    raise AssertionError("unreachable")
 
 
 def fingerprint(value: Any) -> str | None:
