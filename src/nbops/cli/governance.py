@@ -235,7 +235,7 @@ def audit_log(model: str | None, limit: int) -> None:
 @click.option("--json", "as_json", is_flag=True, help="print the trace as JSON")
 def trace(request_id: str, as_json: bool) -> None:
     """Trace a logged prediction to model version → run → data → code."""
-    from nbops.governance.trace import trace as trace_request
+    from nbops.governance.tracing import trace as trace_request
     from nbops.workspace import Workspace
 
     with Workspace.open(create=False) as ws:

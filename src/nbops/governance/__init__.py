@@ -42,7 +42,7 @@ def __getattr__(name: str) -> Any:
 
         return Governance
     if name == "trace":
-        from nbops.governance.trace import trace
+        from nbops.governance.tracing import trace
 
         return trace
     raise AttributeError(f"module 'nbops.governance' has no attribute {name!r}")

@@ -60,7 +60,7 @@ def _dashboard(m: NbopsMagics, kind: str, args: list[str]) -> Any:
     if kind == "runs":
         return show.runs(" ".join(args) or None, ws=ws)
     if kind == "monitor":
-        return show.monitor(args[0], **({"window": args[1]} if len(args) > 1 else {}), ws=ws)
+        return show.monitor(args[0], window=args[1], ws=ws) if len(args) > 1 else show.monitor(args[0], ws=ws)
     return getattr(show, kind)(*args, ws=ws)
 
 

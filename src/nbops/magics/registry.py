@@ -105,7 +105,7 @@ def _audit(m: NbopsMagics, args: list[str]) -> Any:
 
 
 def _trace(m: NbopsMagics, args: list[str]) -> None:
-    from nbops.governance.trace import trace
+    from nbops.governance.tracing import trace
 
     if len(args) != 1:
         raise UsageError("usage: %nbops trace REQUEST_ID")

@@ -113,4 +113,4 @@ def _comparison_json(c: Any) -> dict[str, Any]:
 
 
 def _plain(obj: Any) -> Any:
-    return value(asdict(obj)) if is_dataclass(obj) else value(obj)
+    return value(asdict(obj)) if is_dataclass(obj) and not isinstance(obj, type) else value(obj)

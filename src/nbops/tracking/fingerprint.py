@@ -138,7 +138,7 @@ def _pickle_digest(obj: Any) -> str:
             h.update(buf.raw())
             return False  # keep the buffer out of band: it is hashed already
 
-        pickler = pickle.Pickler(_Sink(h), protocol=5, buffer_callback=on_buffer)  # type: ignore[arg-type]
+        pickler = pickle.Pickler(_Sink(h), protocol=5, buffer_callback=on_buffer)
         pickler.fast = fast
         try:
             pickler.dump(obj)
