@@ -75,28 +75,27 @@ def _env_home() -> bool:
     return bool(os.environ.get("NBOPS_HOME"))
 
 
-def parse_float(v: Any, default: float, low: float, high: float, what: str) -> float:
+def _parse(v: Any, default: Any, low: Any, high: Any, what: str, cast: type, noun: str) -> Any:
+    """A query-string number within [low, high]; ``default`` when absent."""
     if v is None or v == "":
         return default
+    show = (lambda n: f"{n:g}") if cast is float else str
+    span = f"{show(low)}..{show(high)}"
     try:
-        x = float(v)
+        x = cast(v)
     except (TypeError, ValueError):
-        raise NbopsError(f"{what} must be a number, not {v!r}", hint=f"use {low:g}..{high:g}") from None
+        raise NbopsError(f"{what} must be {noun}, not {v!r}", hint=f"use {span}") from None
     if not low <= x <= high:
-        raise NbopsError(f"{what} must be in {low:g}..{high:g}, not {x:g}", hint=f"use {low:g}..{high:g}")
+        raise NbopsError(f"{what} must be in {span}, not {show(x)}", hint=f"use {span}")
     return x
 
 
+def parse_float(v: Any, default: float, low: float, high: float, what: str) -> float:
+    return float(_parse(v, default, low, high, what, float, "a number"))
+
+
 def parse_int(v: Any, default: int, low: int, high: int, what: str) -> int:
-    if v is None or v == "":
-        return default
-    try:
-        n = int(v)
-    except (TypeError, ValueError):
-        raise NbopsError(f"{what} must be an integer, not {v!r}", hint=f"use {low}..{high}") from None
-    if not low <= n <= high:
-        raise NbopsError(f"{what} must be in {low}..{high}, not {n}", hint=f"use {low}..{high}")
-    return n
+    return int(_parse(v, default, low, high, what, int, "an integer"))
 
 
 def parse_run_query(args: dict[str, str | None]) -> RunQuery:
