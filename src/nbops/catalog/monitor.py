@@ -163,34 +163,50 @@ class MonitorRepository:
 
     def traffic_buckets(self, scan: str, since: datetime, until: datetime,
                         bucket_s: int) -> pd.DataFrame:
-        """Predictions, errors and mean latency per bucket (see :func:`_bucketed`)."""
-        key, where, params, bucket = _bucketed("", since, until, bucket_s)
+        """Predictions, errors, mean latency and exact latency percentiles (``quantile_cont``)
+        per bucket (see :func:`bucketed`)."""
+        key, where, params, bucket = bucketed("", since, until, bucket_s)
         return self.catalog.query(
-            f"""WITH g AS (SELECT {key}, count(*) AS n, count(error) AS n_errors,
-                           sum(latency_ms) AS lat_sum, count(latency_ms) AS lat_n
-                           FROM {scan} WHERE {where} GROUP BY ALL)
-                SELECT {bucket} AS bucket, sum(n)::BIGINT AS n, sum(n_errors)::BIGINT AS n_errors,
-                       sum(lat_sum) / sum(lat_n) AS latency_mean
-                FROM g GROUP BY ALL ORDER BY bucket""", params)
+            f"""WITH g AS (SELECT {bucket} AS bucket, count(*)::BIGINT AS n,
+                                  count(error)::BIGINT AS n_errors, avg(latency_ms) AS latency_mean,
+                                  quantile_cont(latency_ms, [0.5, 0.95, 0.99]) AS q
+                           FROM (SELECT {key}, error, latency_ms FROM {scan} WHERE {where})
+                           GROUP BY ALL)
+                SELECT bucket, n, n_errors, latency_mean, q[1] AS latency_p50, q[2] AS latency_p95,
+                       q[3] AS latency_p99 FROM g ORDER BY bucket""", params)
 
-    def performance_buckets(self, scan: str, outcome_scan: str, since: datetime, until: datetime,
-                            bucket_s: int, *, regression: bool, numeric: bool) -> pd.DataFrame:
+    def performance_buckets(self, scan: str, outcome_scan: str | None, since: datetime,
+                            until: datetime, bucket_s: int, *, regression: bool, numeric: bool,
+                            joined: str | None = None) -> pd.DataFrame:
         """Per bucket of prediction time: predictions with a known outcome (the latest per
-        request id, as :meth:`joined_outcomes`) and their accuracy, or MAE and RMSE."""
-        key, where, params, bucket = _bucketed("p.", since, until, bucket_s)
+        request id, as :meth:`joined_outcomes`) and their accuracy, or MAE and RMSE. ``joined``
+        (a ``FROM`` item aliased ``p`` with prediction and y_true) replaces the join of the
+        logs when the pairs are already made (the rollups)."""
+        key, where, params, bucket = bucketed("p.", since, until, bucket_s)
         cast = "DOUBLE" if numeric else "VARCHAR"
-        err = "(p.prediction::DOUBLE - o.y_true::DOUBLE)"
+        err = "(prediction::DOUBLE - y_true::DOUBLE)"
         sums = (f"sum(abs({err})) AS s1, sum({err} * {err}) AS s2" if regression
-                else f"sum((p.prediction::{cast} = o.y_true::{cast})::DOUBLE) AS s1, 0 AS s2")
+                else f"sum((prediction::{cast} = y_true::{cast})::DOUBLE) AS s1, 0 AS s2")
         metrics = ("sum(s1) / sum(k) AS mae, sqrt(sum(s2) / sum(k)) AS rmse" if regression
                    else "sum(s1) / sum(k) AS accuracy")
-        sql = f"""WITH o AS (SELECT request_id, arg_max(y_true, ts) AS y_true FROM {outcome_scan}
-                             WHERE date >= CAST(? AS DATE) GROUP BY request_id),
-                  g AS (SELECT {key}, count(*) AS k, {sums} FROM {scan} p JOIN o USING (request_id)
-                        WHERE {where} AND p.error IS NULL GROUP BY ALL)
+        if joined is None:
+            outcomes = f"""o AS (SELECT request_id, arg_max(y_true, ts) AS y_true FROM {outcome_scan}
+                                 WHERE date >= CAST(? AS DATE) GROUP BY request_id),"""
+            source, cond, params = (f"{scan} p JOIN o USING (request_id)", "AND p.error IS NULL",
+                                    [since.date(), *params])
+        else:
+            outcomes, source, cond = "", joined, ""
+        sql = f"""WITH {outcomes}
+                  g AS (SELECT {key}, count(*) AS k, {sums} FROM {source}
+                        WHERE {where} {cond} GROUP BY ALL)
                   SELECT {bucket} AS bucket, sum(k)::BIGINT AS n_outcomes, {metrics}
                   FROM g GROUP BY ALL ORDER BY bucket"""
-        return self.catalog.query(sql, [since.date(), *params])
+        return self.catalog.query(sql, params)
+
+
+def hourly(since: datetime, until: datetime, bucket_s: int) -> bool:
+    """Whether ``[since, until)`` cut into ``bucket_s`` buckets is made of whole log partitions."""
+    return bucket_s % 3600 == 0 and since.timestamp() % 3600 == 0 and until.timestamp() % 3600 == 0
 
 
 def _window_filter(alias: str = "") -> str:
@@ -207,14 +223,14 @@ def _window_params(since: datetime, until: datetime) -> list[Any]:
     return [since.date(), until.date(), since, until, since, until]
 
 
-def _bucketed(alias: str, since: datetime, until: datetime,
+def bucketed(alias: str, since: datetime, until: datetime,
               bucket_s: int) -> tuple[str, str, list[Any], str]:
     """(group key, filter, parameters, bucket expression over the key) of a window cut into
     ``bucket_s`` buckets from ``since``. Whole-hour buckets over a window on hour boundaries
     group by the partition columns (constant per file: no timestamp is decoded, which keeps a
     dashboard over millions of predictions fast); other buckets group by ``ts``."""
     origin, size = int(since.timestamp()), int(bucket_s)
-    if size % 3600 == 0 and origin % 3600 == 0 and until.timestamp() % 3600 == 0:
+    if hourly(since, until, bucket_s):
         d0, d1 = since.date(), until.date()
         h0, h1 = since.hour, until.hour
         where = (f"{alias}date BETWEEN CAST(? AS DATE) AND CAST(? AS DATE) "

@@ -82,6 +82,23 @@ class LogFiles:
                if i.type == pafs.FileType.File and i.path.endswith(".parquet")}
         return sorted(p[len(self.fs_root) + 1:] for p in out)
 
+    def listing(self, kind: str, model: str | None) -> dict[str, list[str]]:
+        """Every file of ``kind`` (one model's predictions, or all outcomes) by leaf partition
+        (``date=YYYY-MM-DD/hour=HH``), in one listing; paths as DuckDB reads them."""
+        model_part = f"/model={model}" if model is not None else ""
+        base = f"{self.fs_root}/{kind}{model_part}"
+        sel = pafs.FileSelector(base, recursive=True, allow_not_found=True)
+        out: dict[str, list[str]] = {}
+        for i in self.fs.get_file_info(sel):
+            if i.type == pafs.FileType.File and i.path.endswith(".parquet") \
+                    and not i.base_name.startswith("."):
+                part = i.path[len(base) + 1:].rsplit("/", 1)[0]
+                out.setdefault(part, []).append(self.duck_path(i.path))
+        return {k: sorted(v) for k, v in sorted(out.items())}
+
+    def duck_path(self, fs_path: str) -> str:
+        return fs_path if self.is_local else f"s3://{fs_path}"
+
     def compact(self, partition: str, min_files: int = COMPACT_MIN_FILES) -> int:
         """Merge a partition's files into one when it has at least ``min_files``; returns
         the number of files merged (0 if left alone). Readers may briefly see both the merged

@@ -10,6 +10,8 @@ one row per bucket, report window or alert event.
 from __future__ import annotations
 
 import html
+import os
+import warnings
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -89,13 +91,7 @@ def monitor_data(ws: Workspace, model: str, *, window: str | timedelta = "1d", u
     span = parse_window(window)
     bucket_s = int(parse_window(bucket).total_seconds()) if bucket is not None else pick_bucket(span)
     start, end = _span(until, span, bucket_s)
-    scan, outcomes = mon.scan(name), mon.outcome_scan()
-    traffic = pd.DataFrame(columns=["bucket", "n", "n_errors", "latency_mean"])
-    perf = pd.DataFrame(columns=["bucket", "n_outcomes"])
-    if scan is not None:
-        traffic = mon.repo.traffic_buckets(scan, start, end, bucket_s)
-        if outcomes is not None:
-            perf = _performance(mon, scan, outcomes, start, end, bucket_s)
+    traffic, perf = _logged(mon, name, start, end, bucket_s)
     hist = _utc_column(mon.repo.report_history(name), "window_end")
     hist = hist[(hist["window_end"] > start) & (hist["window_end"] <= end)] if len(hist) else hist
     drift = hist[(hist["section"] == "drift") & (hist["metric"] != "share_drifted")] if len(hist) else hist
@@ -111,14 +107,61 @@ def monitor_data(ws: Workspace, model: str, *, window: str | timedelta = "1d", u
             "thresholds": _thresholds(rules, drift)}
 
 
-def _performance(mon: Any, scan: str, outcomes: str, start: datetime, end: datetime,
-                 bucket_s: int) -> pd.DataFrame:
-    pred = mon.repo.column_types(scan).get("prediction", "VARCHAR")
-    truth = mon.repo.column_types(outcomes).get("y_true", "VARCHAR")
+TRAFFIC_COLUMNS = ["bucket", "n", "n_errors", "latency_mean", "latency_p50", "latency_p95",
+                   "latency_p99"]
+
+
+def _logged(mon: Any, name: str, start: datetime, end: datetime,
+            bucket_s: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Traffic and performance per bucket: from the rollups over whole hours, else the logs."""
+    from nbops.catalog.monitor import hourly
+
+    traffic, perf = pd.DataFrame(columns=TRAFFIC_COLUMNS), pd.DataFrame(columns=["bucket", "n_outcomes"])
+    scan = mon.scan(name)
+    if scan is None:
+        return traffic, perf
+    if hourly(start, end, bucket_s):
+        try:
+            return _rolled_up(mon, name, start, end, bucket_s)
+        except Exception as exc:  # a stale or unwritable cache must not cost the dashboard
+            warnings.warn(f"nbops: monitoring rollups unavailable ({type(exc).__name__}: {exc}); "
+                          "reading the logs instead", stacklevel=3)
+    traffic = mon.repo.traffic_buckets(scan, start, end, bucket_s)
+    outcomes = mon.outcome_scan()
+    if outcomes is not None:
+        perf = _performance(mon, mon.repo.column_types(scan), mon.repo.column_types(outcomes),
+                            start, end, bucket_s, scan=scan, outcomes=outcomes)
+    return traffic, perf
+
+
+def _rolled_up(mon: Any, name: str, start: datetime, end: datetime,
+               bucket_s: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    from nbops.catalog.monitor import bucketed
+    from nbops.catalog.monitor_rollup import traffic
+    from nbops.monitor.rollup import Rollup
+
+    key, where, params, bucket = bucketed("", start, end, bucket_s)
+    with Rollup(mon.ws.catalog, mon.files, mon.ws.settings.home, name).fresh() as r:
+        hourly = r.q.hourly(r.path("hourly"), key, where, params, bucket) \
+            if os.path.exists(r.path("hourly")) else pd.DataFrame(columns=["bucket", "k", "c", "n_errors"])
+        perf = pd.DataFrame(columns=["bucket", "n_outcomes"])
+        joined = r.joined()
+        if joined is not None:
+            types = mon.repo.column_types(joined)
+            perf = _performance(mon, types, types, start, end, bucket_s, scan=joined,
+                                joined=f"{joined} p")
+    return traffic(hourly), perf
+
+
+def _performance(mon: Any, pred_types: dict[str, str], truth_types: dict[str, str], start: datetime,
+                 end: datetime, bucket_s: int, *, scan: str, outcomes: str | None = None,
+                 joined: str | None = None) -> pd.DataFrame:
+    pred = pred_types.get("prediction", "VARCHAR")
+    truth = truth_types.get("y_true", "VARCHAR")
     numeric = pred.startswith(_NUMERIC) and truth.startswith(_NUMERIC)
     regression = pred.startswith(("FLOAT", "DOUBLE"))
     return mon.repo.performance_buckets(scan, outcomes, start, end, bucket_s,
-                                        regression=regression, numeric=numeric)
+                                        regression=regression, numeric=numeric, joined=joined)
 
 
 def _alerts(mon: Any, rules: list[Any], start: datetime, end: datetime) -> pd.DataFrame:

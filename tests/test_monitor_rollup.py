@@ -1,0 +1,129 @@
+"""show.monitor over whole hours reads per-hour rollups of the logs: what it shows must equal
+what reading the logs gives, however the logs changed since the rollups were made."""
+
+from __future__ import annotations
+
+import warnings
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+from test_widgets_monitor_ab import START, fill_monitoring
+from widgets_support import opened
+
+import nbops.monitor as mon
+from nbops import show
+from nbops.monitor.files import LogFiles
+
+UNTIL = START + timedelta(hours=3)
+
+
+@pytest.fixture
+def logged(tmp_path):
+    with opened(tmp_path) as ws:
+        fill_monitoring(ws)
+        yield ws
+
+
+def _dashboard(ws: Any) -> dict[str, Any]:
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)  # a fallback to the logs would hide a rollup bug
+        d = show.monitor("churn@prod", window="3h", until=UNTIL, bucket="1h", ws=ws)
+    data = d.data
+    d.close()
+    return data
+
+
+def _from_logs(ws: Any) -> tuple[list[Any], ...]:
+    """Volume, errors, accuracy and outcomes known per hour, as the monitor's reports read them
+    (None where an hour has no outcome)."""
+    reps = [mon.report("churn@prod", since=START + timedelta(hours=i),
+                       until=START + timedelta(hours=i + 1), drift=False, store=False, ws=ws)
+            for i in range(3)]
+    return ([r.summary["n"] for r in reps], [r.summary["n_errors"] for r in reps],
+            [r.performance.get("accuracy") for r in reps],
+            [r.performance.get("n_outcomes") or None for r in reps])
+
+
+def _shown(data: dict[str, Any]) -> tuple[list[Any], ...]:
+    t, p = data["traffic"], data["performance"]
+    hours = [START + timedelta(hours=i) for i in range(3)]
+    assert [b.to_pydatetime() for b in t["bucket"]] == hours
+    perf = {b.to_pydatetime(): r for b, r in zip(p["bucket"], p.to_dict("records"), strict=True)}
+    return (t["n"].tolist(), t["n_errors"].tolist(),
+            [perf[h]["accuracy"] if h in perf else None for h in hours],
+            [perf[h]["n_outcomes"] if h in perf else None for h in hours])
+
+
+def _assert_same(shown: tuple[list[Any], ...], logs: tuple[list[Any], ...]) -> None:
+    assert shown[0] == logs[0] and shown[1] == logs[1] and shown[3] == logs[3]
+    assert shown[2] == pytest.approx(logs[2])
+
+
+def test_latency_percentiles_per_hour_are_within_one_percent_of_the_logged_latencies(logged):
+    data = _dashboard(logged)
+    root = Path(LogFiles.for_settings(logged.settings).root)
+    lat = pd.read_parquet(root / "predictions" / "model=churn", columns=["ts", "latency_ms"])
+    hour = pd.to_datetime(lat["ts"]).dt.floor("1h")
+    t = data["traffic"]
+    assert len(t) == 3
+    for i, (_, row) in enumerate(t.iterrows()):
+        values = lat.loc[hour == hour.min() + pd.Timedelta(hours=i), "latency_ms"].to_numpy()
+        for q in (50, 95, 99):
+            exact = np.percentile(values, q, method="inverted_cdf")  # the nearest-rank latency
+            assert row[f"latency_p{q}"] == pytest.approx(exact, rel=0.0101)
+        assert row["latency_mean"] == pytest.approx(values.mean())
+
+
+def test_logs_written_after_the_first_dashboard_count_as_if_read_again(logged):
+    ws = logged
+    before = _shown(_dashboard(ws))  # builds the rollups
+    _assert_same(before, _from_logs(ws))
+    rng = np.random.default_rng(7)
+    # more predictions in the last hour, and outcomes that overturn earlier ones of the first hour
+    X = pd.DataFrame({"tenure": rng.normal(30, 12, 300), "spend": rng.gamma(2, 30, 300)})
+    stamps = np.datetime64((START + timedelta(hours=2, minutes=30)).replace(tzinfo=None), "us")
+    new_ids = mon.log_predictions("churn@prod", X, np.ones(300, int), latency_ms=np.full(300, 5.0),
+                                  timestamp=[stamps] * 300, ws=ws)
+    root = Path(LogFiles.for_settings(ws.settings).root)
+    first = pd.read_parquet(root / "predictions" / "model=churn", columns=["request_id", "ts", "prediction"])
+    first = first[pd.to_datetime(first["ts"]).dt.hour == START.hour].head(200)
+    mon.log_outcomes(first["request_id"].tolist(), 1 - first["prediction"].to_numpy(),
+                     timestamp=UNTIL + timedelta(minutes=5), ws=ws)
+    mon.log_outcomes(new_ids[:100], np.zeros(100, int), timestamp=UNTIL, ws=ws)
+    mon.flush(ws)
+    shown, logs = _shown(_dashboard(ws)), _from_logs(ws)
+    assert shown[0][2] == 900 and shown[3][2] == before[3][2] + 100  # the new batch: last hour
+    assert shown[2][0] < before[2][0] - 0.2  # 200 of the first hour's outcomes overturned
+    _assert_same(shown, logs)
+
+
+def test_compacted_and_deleted_logs_are_followed(logged):
+    ws = logged
+    files = LogFiles.for_settings(ws.settings)
+    _dashboard(ws)
+    for part in files.partitions("outcomes") + files.partitions("predictions"):
+        files.compact(part, min_files=1)  # one file each, under new names
+    _assert_same(_shown(_dashboard(ws)), _from_logs(ws))
+    outcome_part = files.partitions("outcomes")[0]
+    for path in files.files(outcome_part):
+        Path(path).unlink()  # outcomes withdrawn: their accuracy must go with them
+    shown, logs = _shown(_dashboard(ws)), _from_logs(ws)
+    _assert_same(shown, logs)
+    assert shown[3][0] is None and shown[3][1] == 392  # the first hour's outcomes are gone
+
+
+def test_a_damaged_rollup_warns_shows_the_logs_and_is_rebuilt(logged):
+    ws = logged
+    expected = _from_logs(ws)
+    _dashboard(ws)
+    cache = Path(ws.settings.home) / "cache" / "monitor" / "churn"
+    (cache / "hourly.parquet").write_bytes(b"not parquet")
+    with pytest.warns(UserWarning, match="rollups unavailable"):
+        d = show.monitor("churn@prod", window="3h", until=UNTIL, bucket="1h", ws=ws)
+    _assert_same(_shown(d.data), expected)
+    d.close()
+    _assert_same(_shown(_dashboard(ws)), expected)  # no warning: rebuilt
