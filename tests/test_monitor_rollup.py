@@ -28,13 +28,14 @@ def logged(tmp_path):
         yield ws
 
 
-def _dashboard(ws: Any) -> dict[str, Any]:
+def _dashboard(ws: Any, keep: bool = False) -> Any:
     with warnings.catch_warnings():
         warnings.simplefilter("error", UserWarning)  # a fallback to the logs would hide a rollup bug
         d = show.monitor("churn@prod", window="3h", until=UNTIL, bucket="1h", ws=ws)
-    data = d.data
+    if keep:
+        return d
     d.close()
-    return data
+    return d.data
 
 
 def _from_logs(ws: Any) -> tuple[list[Any], ...]:
@@ -64,7 +65,8 @@ def _assert_same(shown: tuple[list[Any], ...], logs: tuple[list[Any], ...]) -> N
 
 
 def test_latency_percentiles_per_hour_are_within_one_percent_of_the_logged_latencies(logged):
-    data = _dashboard(logged)
+    d = _dashboard(logged, keep=True)
+    data = d.data
     root = Path(LogFiles.for_settings(logged.settings).root)
     lat = pd.read_parquet(root / "predictions" / "model=churn", columns=["ts", "latency_ms"])
     hour = pd.to_datetime(lat["ts"]).dt.floor("1h")
@@ -76,6 +78,11 @@ def test_latency_percentiles_per_hour_are_within_one_percent_of_the_logged_laten
             exact = np.percentile(values, q, method="inverted_cdf")  # the nearest-rank latency
             assert row[f"latency_p{q}"] == pytest.approx(exact, rel=0.0101)
         assert row["latency_mean"] == pytest.approx(values.mean())
+    for q in ("p50", "p95", "p99"):  # drawn as a line each, on the latency row
+        trace = next(t for t in d.fig.data if t.name == f"latency {q}")
+        assert list(trace.y) == pytest.approx(t[f"latency_{q}"].tolist()) and trace.yaxis == "y3"
+    assert d.fig.layout.yaxis3.title.text == "latency (ms)"
+    d.close()
 
 
 def test_logs_written_after_the_first_dashboard_count_as_if_read_again(logged):

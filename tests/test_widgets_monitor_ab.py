@@ -71,11 +71,13 @@ def test_monitor_shows_volume_errors_and_accuracy_per_hour_as_the_reports_comput
     d = show.monitor("churn@prod", window="3h", until=START + timedelta(hours=3), bucket="1h", ws=ws)
     fig = d.fig
     assert fig.layout.title.text == "Monitoring churn@prod"
-    assert [a.text for a in fig.layout.annotations][:4] == [
-        "Predictions per bucket", "Performance on logged outcomes", "Drift against the reference", "Alerts"]
+    assert [a.text for a in fig.layout.annotations][:5] == [
+        "Predictions per bucket", "Latency", "Performance on logged outcomes",
+        "Drift against the reference", "Alerts"]
     assert fig.layout.yaxis.title.text == "predictions" and fig.layout.yaxis2.title.text == "error rate"
-    assert fig.layout.yaxis3.title.text == "accuracy" and fig.layout.yaxis4.title.text == "drift statistic"
-    assert fig.layout.xaxis4.title.text == "time (UTC)"
+    assert fig.layout.yaxis3.title.text == "latency (ms)" and fig.layout.yaxis4.title.text == "accuracy"
+    assert fig.layout.yaxis5.title.text == "drift statistic"
+    assert fig.layout.xaxis5.title.text == "time (UTC)"
     volume, errors, acc = _trace(fig, "predictions"), _trace(fig, "error rate"), _trace(fig, "accuracy")
     assert list(volume.y) == [600, 600, 600]
     assert [pd.Timestamp(x).hour for x in volume.x] == [8, 9, 10]
@@ -95,6 +97,8 @@ def test_sub_hour_buckets_count_what_the_monitor_timeline_counts(monitoring):
     d = show.monitor("churn", window="3h", until=until, bucket="15m", ws=ws)
     ref = Monitor(ws).timeline("churn", since=START, until=until, bucket="15m")
     assert list(_trace(d.fig, "predictions").y) == ref["n"].tolist() and len(ref) == 12
+    # below an hour the logs are read directly: exact percentiles, as the timeline's
+    assert list(_trace(d.fig, "latency p99").y) == pytest.approx(ref["latency_p99"].tolist())
     d.close()
 
 

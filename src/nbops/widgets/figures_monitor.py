@@ -18,8 +18,10 @@ from nbops.widgets.figures import LIGHT
 ALERT_STYLE = {"firing": ("alert fired", "#d62728", "triangle-up"),
                "resolved": ("alert resolved", "#2ca02c", "circle"),
                "acknowledged": ("alert acknowledged", "#ff7f0e", "square")}
-ROWS = ("Predictions per bucket", "Performance on logged outcomes", "Drift against the reference",
-        "Alerts")
+ROWS = ("Predictions per bucket", "Latency", "Performance on logged outcomes",
+        "Drift against the reference", "Alerts")
+LATENCY = (("latency_p50", "p50", "#2ca02c"), ("latency_p95", "p95", "#ff7f0e"),
+           ("latency_p99", "p99", "#d62728"))
 
 
 def _hover_time(x: pd.Series) -> list[str]:
@@ -42,6 +44,15 @@ def _traffic(fig: go.Figure, traffic: pd.DataFrame) -> None:
                   row=1, col=1, secondary_y=True)
 
 
+def _latency(fig: go.Figure, traffic: pd.DataFrame) -> None:
+    for col, label, color in LATENCY:
+        if col in traffic.columns and traffic[col].notna().any():
+            fig.add_trace(go.Scatter(x=traffic["bucket"], y=traffic[col], name=f"latency {label}",
+                                     mode="lines+markers", line={"color": color},
+                                     hovertemplate="%{x}<br>" + label + " %{y:.3g} ms<extra></extra>"),
+                          row=2, col=1)
+
+
 def _performance(fig: go.Figure, perf: pd.DataFrame) -> str:
     metrics = [m for m in ("accuracy", "mae", "rmse") if m in perf.columns]
     for m in metrics:
@@ -49,7 +60,7 @@ def _performance(fig: go.Figure, perf: pd.DataFrame) -> str:
                                  customdata=perf["n_outcomes"],
                                  hovertemplate="%{x}<br>" + m + " %{y:.4g}<br>"
                                                "%{customdata:,} outcomes<extra></extra>"),
-                      row=2, col=1)
+                      row=3, col=1)
     return metrics[0] if len(metrics) == 1 else "error" if metrics else "performance"
 
 
@@ -59,16 +70,16 @@ def _drift(fig: go.Figure, drift: pd.DataFrame, share: pd.DataFrame,
         fig.add_trace(go.Scatter(x=g["window_end"], y=g["value"], name=f"{feature} ({method})",
                                  mode="lines+markers", legendgroup="drift",
                                  hovertemplate="window ending %{x}<br>" + f"{feature} {method}"
-                                               " = %{y:.4g}<extra></extra>"), row=3, col=1)
+                                               " = %{y:.4g}<extra></extra>"), row=4, col=1)
     if not share.empty:
         fig.add_trace(go.Scatter(x=share["window_end"], y=share["value"], name="share of features drifted",
                                  mode="lines+markers", line={"color": "#7f7f7f", "width": 3},
                                  hovertemplate="window ending %{x}<br>share drifted %{y:.0%}"
-                                               "<extra></extra>"), row=3, col=1)
+                                               "<extra></extra>"), row=4, col=1)
     for label, value in thresholds.items():
         fig.add_trace(go.Scatter(x=list(span), y=[value, value], name=f"threshold {label} = {value:g}",
                                  mode="lines", line={"dash": "dash", "color": "#d62728", "width": 1},
-                                 hoverinfo="name"), row=3, col=1)
+                                 hoverinfo="name"), row=4, col=1)
 
 
 def _alerts(fig: go.Figure, alerts: pd.DataFrame) -> None:
@@ -79,7 +90,7 @@ def _alerts(fig: go.Figure, alerts: pd.DataFrame) -> None:
                                  marker={"color": color, "symbol": symbol, "size": 13},
                                  customdata=list(zip(g["message"], values, strict=True)),
                                  hovertemplate="%{x}<br>%{customdata[0]}<extra>%{y}</extra>"),
-                      row=4, col=1)
+                      row=5, col=1)
     for ts in alerts.loc[alerts["state"] == "firing", "ts"]:
         fig.add_vline(x=pd.Timestamp(ts).to_pydatetime(), line={"dash": "dot", "color": "#d62728",
                                                                 "width": 1})
@@ -89,39 +100,44 @@ def monitor_figure(traffic: pd.DataFrame, performance: pd.DataFrame, drift: pd.D
                    share: pd.DataFrame, alerts: pd.DataFrame, thresholds: Mapping[str, float], *,
                    span: tuple[datetime, datetime], title: str = "Monitoring",
                    template: str = LIGHT) -> go.Figure:
-    """Four rows on one shared time axis.
+    """Five rows on one shared time axis.
 
-    ``traffic``: bucket, n, n_errors, latency_mean. ``performance``: bucket, n_outcomes and
+    ``traffic``: bucket, n, n_errors, latency_mean and latency_p50/p95/p99. ``performance``: bucket, n_outcomes and
     accuracy or mae/rmse. ``drift``: window_end, feature, method, value (stored reports);
     ``share``: window_end, value (share of features drifted). ``alerts``: ts, rule_name, state,
     value, message. ``thresholds``: label → value, drawn as dashed lines over ``span``.
     """
-    fig = make_subplots(rows=4, cols=1, shared_xaxes=True, vertical_spacing=0.09,
-                        subplot_titles=ROWS, row_heights=[0.28, 0.24, 0.32, 0.16],
-                        specs=[[{"secondary_y": True}], [{}], [{}], [{}]])
+    fig = make_subplots(rows=5, cols=1, shared_xaxes=True, vertical_spacing=0.07,
+                        subplot_titles=ROWS, row_heights=[0.22, 0.16, 0.2, 0.28, 0.14],
+                        specs=[[{"secondary_y": True}], [{}], [{}], [{}], [{}]])
     _traffic(fig, traffic)
+    _latency(fig, traffic)
     perf_title = _performance(fig, performance)
     _drift(fig, drift, share, thresholds, span)
     _alerts(fig, alerts)
     fig.update_yaxes(title_text="predictions", row=1, col=1, secondary_y=False)
     fig.update_yaxes(title_text="error rate", tickformat=".1%", row=1, col=1, secondary_y=True,
                      rangemode="tozero")
-    fig.update_yaxes(title_text=perf_title, row=2, col=1)
-    fig.update_yaxes(title_text="drift statistic", row=3, col=1)
-    fig.update_yaxes(title_text="rule", type="category", row=4, col=1)
+    fig.update_yaxes(title_text="latency (ms)", rangemode="tozero", row=2, col=1)
+    fig.update_yaxes(title_text=perf_title, row=3, col=1)
+    fig.update_yaxes(title_text="drift statistic", row=4, col=1)
+    fig.update_yaxes(title_text="rule", type="category", row=5, col=1)
     fig.update_xaxes(range=list(span))
-    fig.update_xaxes(title_text="time (UTC)", row=4, col=1)
-    fig.update_layout(template=template, title=title, height=900, margin={"t": 80, "b": 40},
+    fig.update_xaxes(title_text="time (UTC)", row=5, col=1)
+    fig.update_layout(template=template, title=title, height=1050, margin={"t": 80, "b": 40},
                       legend={"orientation": "v"}, bargap=0.1)
     fig.update_xaxes(showticklabels=True)  # every row keeps its time labels
     if len(traffic):
         top = float((traffic["n_errors"] / traffic["n"]).max())
         fig.update_yaxes(range=[0, max(0.05, top * 1.2)], row=1, col=1, secondary_y=True)
+    no_latency = traffic.empty or not any(c in traffic.columns and traffic[c].notna().any()
+                                          for c, _, _ in LATENCY)
     empty = {1: (traffic.empty, "no predictions logged in this window"),
-             2: (performance.empty, "no outcomes logged for these predictions (mon.log_outcomes)"),
-             3: (drift.empty and share.empty, "no stored drift report in this window "
+             2: (no_latency, "no latency logged (log_predictions(..., latency_ms=))"),
+             3: (performance.empty, "no outcomes logged for these predictions (mon.log_outcomes)"),
+             4: (drift.empty and share.empty, "no stored drift report in this window "
                  "(each mon.report(...) stores one)"),
-             4: (alerts.empty, "no alert events in this window")}
+             5: (alerts.empty, "no alert events in this window")}
     for row, (is_empty, text) in empty.items():
         if is_empty:  # an invisible trace makes plotly draw the empty row and its note
             fig.add_trace(go.Scatter(x=list(span), y=[0, 0], mode="lines", showlegend=False,
