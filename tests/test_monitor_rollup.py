@@ -14,6 +14,7 @@ import pytest
 from test_widgets_monitor_ab import START, fill_monitoring
 from widgets_support import opened
 
+import nbops
 import nbops.monitor as mon
 from nbops import show
 from nbops.monitor.files import LogFiles
@@ -134,3 +135,21 @@ def test_a_damaged_rollup_warns_shows_the_logs_and_is_rebuilt(logged):
     _assert_same(_shown(d.data), expected)
     d.close()
     _assert_same(_shown(_dashboard(ws)), expected)  # no warning: rebuilt
+
+
+@pytest.mark.slow
+def test_logs_on_s3_are_rolled_up_locally(workspace_dir, moto_server, s3_bucket):
+    from servers import s3_config
+
+    from nbops.config import init_workspace
+
+    home = init_workspace()
+    (home / "config.toml").write_text(s3_config(
+        moto_server, s3_bucket, catalog_url=f"ducklake:sqlite:{home / 'catalog.sqlite'}"))
+    with nbops.open(create=False) as ws:
+        fill_monitoring(ws)
+        _assert_same(_shown(_dashboard(ws)), _from_logs(ws))
+        assert (home / "cache" / "monitor" / "churn" / "hourly.parquet").exists()
+        keys = [o["Key"] for o in moto_server.client().list_objects_v2(
+            Bucket=s3_bucket, Prefix="data/monitor/predictions/")["Contents"]]
+        assert len(keys) >= 3  # the logs stay on S3
