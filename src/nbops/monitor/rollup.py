@@ -22,6 +22,7 @@ import contextlib
 import json
 import os
 import shutil
+import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -31,6 +32,7 @@ from nbops.catalog.monitor_rollup import RollupQueries
 from nbops.monitor.files import LogFiles
 
 FORMAT = 1
+ANNOUNCE_PARTITIONS = 48  # a first rollup this large takes seconds: say what is happening
 FILES = ("hourly",)  # small, rewritten whole
 
 
@@ -71,6 +73,9 @@ class Rollup:
         new_outcomes = sorted(set(outcomes) - set(state["outcomes"]))
         if not (changed or gone or new_outcomes):
             return {"partitions": 0, "outcome_files": 0}
+        if len(changed) >= ANNOUNCE_PARTITIONS:
+            print(f"nbops: rolling up {len(changed)} hours of {self.model}'s prediction log into "
+                  f"{self.root} (once: later dashboards read the rollups)", file=sys.stderr, flush=True)
         tmp = self.root / f".tmp-{uuid.uuid4().hex}"
         tmp.mkdir()
         try:
