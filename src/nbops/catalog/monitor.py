@@ -192,6 +192,43 @@ class MonitorRepository:
                   FROM g GROUP BY ALL ORDER BY bucket"""
         return self.catalog.query(sql, [since.date(), *params])
 
+    # -- one feature's distribution in a window ---------------------------------
+    def feature_histogram(self, scan: str, since: datetime, until: datetime, column: str,
+                          edges: list[float]) -> tuple[int, list[int]]:
+        """Non-missing values of a numeric column in a window and their counts per bin
+        (-inf, e0], (e0, e1], ..., (ek, +inf) (as ``numpy.searchsorted(edges, v, 'left')``),
+        counted by DuckDB's ``histogram`` over the hour partitions (see :func:`_bucketed`)."""
+        _, where, params, _ = _bucketed("", since, until, 3600)
+        v = f"{_ident(column)}::DOUBLE"
+        n, keys, counts = self.catalog.fetchall(
+            f"""SELECT n, map_keys(h), map_values(h) FROM (
+                    SELECT count(v) AS n, histogram(v, ?::DOUBLE[]) AS h
+                    FROM (SELECT {v} AS v FROM {scan} WHERE {where}) WHERE NOT isnan(v))""",
+            [edges, *params])[0]
+        by_edge = dict(zip(keys or [], counts or [], strict=True))
+        inner = [int(by_edge.get(e, 0)) for e in edges]
+        return int(n), [*inner, int(n) - sum(inner)]
+
+    def feature_range(self, scan: str, since: datetime, until: datetime,
+                      column: str) -> tuple[float | None, float | None]:
+        """Smallest and largest non-missing value of a numeric column in a window."""
+        _, where, params, _ = _bucketed("", since, until, 3600)
+        lo, hi = self.catalog.fetchall(
+            f"SELECT min(v), max(v) FROM (SELECT {_ident(column)}::DOUBLE AS v FROM {scan} "
+            f"WHERE {where}) WHERE NOT isnan(v)", params)[0]
+        return lo, hi
+
+    def feature_counts(self, scan: str, since: datetime, until: datetime, column: str,
+                       limit: int = 50) -> pd.DataFrame:
+        """The ``limit`` most frequent values of a column in a window (value, n) and the number of
+        non-missing values in all (``total``, repeated on every row)."""
+        _, where, params, _ = _bucketed("", since, until, 3600)
+        return self.catalog.query(
+            f"""SELECT value, n, sum(n) OVER ()::BIGINT AS total FROM (
+                    SELECT {_ident(column)} AS value, count(*) AS n FROM {scan}
+                    WHERE {where} AND {_ident(column)} IS NOT NULL GROUP BY 1)
+                ORDER BY n DESC, value::VARCHAR LIMIT {int(limit)}""", params)
+
 
 def _window_filter(alias: str = "") -> str:
     # The date/hour predicates prune whole partitions before any file is opened.
@@ -233,3 +270,8 @@ def training_datasets(catalog: Catalog, run_id: str) -> list[dict[str, Any]]:
                        "WHERE run_id = ? AND role = 'input' AND kind = 'dataset' "
                        "ORDER BY n_rows DESC NULLS LAST, name", [run_id])
     return df.to_dict("records")
+
+
+def _ident(column: str) -> str:
+    """A column name quoted for SQL."""
+    return '"' + column.replace('"', '""') + '"'

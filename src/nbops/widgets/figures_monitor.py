@@ -1,4 +1,5 @@
-"""Pure figure builders for monitoring: one time axis for traffic, performance, drift and alerts.
+"""Pure figure builders for monitoring: one time axis for traffic, performance, drift and alerts;
+a drift heat map (feature × report window) and one feature's distribution against the reference.
 
 Inputs are the small frames ``nbops.widgets.monitoring`` aggregates in DuckDB (one row per
 time bucket, per stored report window or per alert event); nothing here reads the logs.
@@ -8,11 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
+from typing import Any
 
+import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from nbops.widgets.drift import Overlay
 from nbops.widgets.figures import LIGHT
 
 ALERT_STYLE = {"firing": ("alert fired", "#d62728", "triangle-up"),
@@ -128,4 +132,129 @@ def monitor_figure(traffic: pd.DataFrame, performance: pd.DataFrame, drift: pd.D
                                      hoverinfo="skip", line={"width": 0}), row=row, col=1)
             fig.add_annotation(text=text, xref="x domain", yref="y domain", x=0.5, y=0.5,
                                showarrow=False, font={"color": "#7f7f7f"}, row=row, col=1)
+    return fig
+
+
+# -- drift per feature ----------------------------------------------------------------------
+HEATMAP_TEXT_CELLS = 400  # above this many cells the values are left to the hover
+
+
+def _heatmap_rows(drift: pd.DataFrame) -> list[str]:
+    features = sorted({str(f) for f in drift["feature"]} - {"prediction"})
+    return features + (["prediction"] if "prediction" in set(drift["feature"]) else [])
+
+
+def drift_heatmap_figure(drift: pd.DataFrame, *, template: str = LIGHT) -> go.Figure:
+    """Feature × stored report window; a cell is the drift statistic ÷ its threshold.
+
+    ``drift``: window_end, feature, method, value, threshold (NaN for a p-value test). The colour
+    scale diverges at 1 (the threshold: white), red above it, blue below; cells above it also
+    carry a ▲. A p-value test's statistic has no threshold on its scale: its cells are grey.
+    """
+    fig = go.Figure()
+    title = "Drift per feature and report window (statistic ÷ threshold)"
+    fig.update_layout(template=template, title=title, height=260, margin={"t": 60, "b": 40})
+    if drift.empty:
+        fig.add_annotation(text="no stored drift report in this window (each mon.report(...) "
+                           "stores one)", xref="paper", yref="paper", x=0.5, y=0.5,
+                           showarrow=False, font={"color": "#7f7f7f"})
+        fig.update_xaxes(visible=False)
+        fig.update_yaxes(visible=False)
+        return fig
+    d = drift.drop_duplicates(["window_end", "feature"], keep="last")
+    rows, cols = _heatmap_rows(d), sorted(d["window_end"].unique())
+    grid = {c: d.pivot(index="feature", columns="window_end", values=c).reindex(index=rows, columns=cols)
+            for c in ("value", "threshold", "method")}
+    value, thr = grid["value"].astype(float), grid["threshold"].astype(float)
+    ratio = (value / thr).where(thr.notna())
+    x = [pd.Timestamp(t).strftime("%Y-%m-%d %H:%M") for t in cols]
+    custom = np.dstack([grid["method"].fillna("").to_numpy(dtype=object),
+                        value.map(lambda v: "" if pd.isna(v) else f"{v:.4g}").to_numpy(dtype=object),
+                        thr.map(lambda v: "on its p-value (not drawn)" if pd.isna(v) else f"{v:.4g}")
+                        .to_numpy(dtype=object)])
+    text = None
+    if value.size <= HEATMAP_TEXT_CELLS:
+        text = [[("" if pd.isna(v) else ("▲ " if r > 1 else "") + f"{v:.3g}") for v, r in
+                 zip(vr, rr, strict=True)] for vr, rr in zip(value.to_numpy(), ratio.to_numpy(), strict=True)]
+    hover = ("%{y} · window ending %{x}<br>%{customdata[0]} = %{customdata[1]}"
+             "<br>threshold %{customdata[2]}")
+    top = float(np.nanmax(ratio.to_numpy())) if ratio.notna().any().any() else 2.0
+    fig.add_trace(go.Heatmap(
+        z=ratio.to_numpy(), x=x, y=rows, name="statistic ÷ threshold", customdata=custom,
+        text=text, texttemplate="%{text}" if text else None, colorscale="RdBu_r", zmin=0, zmid=1,
+        zmax=max(2.0, min(top, 4.0)), xgap=2, ygap=2, hoverongaps=False,
+        hovertemplate=hover + "<br>ratio %{z:.2f}<extra></extra>",
+        colorbar={"title": {"text": "statistic ÷<br>threshold"}, "tickvals": [0, 0.5, 1, 2, 3, 4],
+                  "ticktext": ["0", "0.5", "1 = threshold", "2", "3", "4"]}))
+    no_thr = value.where(thr.isna())
+    if no_thr.notna().any().any():
+        fig.add_trace(go.Heatmap(
+            z=no_thr.notna().astype(float).where(no_thr.notna()).to_numpy(), x=x, y=rows,
+            name="no threshold on the statistic's scale", customdata=custom, text=text,
+            texttemplate="%{text}" if text else None, colorscale=[[0, "#d9d9d9"], [1, "#d9d9d9"]],
+            showscale=False, xgap=2, ygap=2, hoverongaps=False, hovertemplate=hover + "<extra></extra>"))
+    fig.update_xaxes(type="category", title_text="report window end (UTC)")
+    fig.update_yaxes(type="category", autorange="reversed", title_text="feature")
+    fig.update_layout(height=140 + 34 * len(rows))
+    return fig
+
+
+def distribution_figure(ov: Overlay | None, *, template: str = LIGHT) -> go.Figure:
+    """One feature in the current window against the reference.
+
+    Numeric: a histogram on the reference's bins, drawn as density (share ÷ bin width, so
+    unequal bins keep the shape); the share of current values outside the reference's range is
+    written above. Categorical: the share of each category side by side.
+    """
+    fig = go.Figure()
+    if ov is None:
+        fig.add_annotation(text="no feature logged in this window", xref="paper", yref="paper",
+                           x=0.5, y=0.5, showarrow=False, font={"color": "#7f7f7f"})
+        fig.update_layout(template=template, height=260, title="Feature distribution")
+        return fig
+    b = ov.bins
+    no_ref = ov.reference == "none"
+    ref_name = "reference: " + ("none" if no_ref else ov.reference)
+    if ov.kind == "numeric" and len(b):
+        widths = (b["right"] - b["left"]).to_numpy(dtype=float)
+        span = float(b["right"].iloc[-1] - b["left"].iloc[0]) or 1.0
+        widths = np.where(widths > 0, widths, span / 100)
+        x, ytitle = (b["left"] + b["right"]).to_numpy(dtype=float) / 2, "density (share ÷ bin width)"
+        ys = {"reference": b["reference"].to_numpy(dtype=float) / widths,
+              "current": b["current"].to_numpy(dtype=float) / widths}
+        extra: dict[str, Any] = {"width": widths}
+        fig.update_layout(barmode="overlay")
+    else:
+        x, ytitle, extra = b["label"].tolist(), "share", {}
+        ys = {"reference": b["reference"].to_numpy(dtype=float), "current": b["current"].to_numpy(dtype=float)}
+        fig.update_layout(barmode="group")
+        fig.update_xaxes(type="category")
+    style = {"reference": (ref_name, "#7f7f7f", 0.55), "current": (
+        f"current window ({ov.n_current:,} values)", "#1f77b4", 0.6)}
+    for side in ("reference", "current"):
+        if side == "reference" and no_ref:
+            continue
+        name, color, opacity = style[side]
+        fig.add_trace(go.Bar(x=x, y=ys[side], name=name, marker_color=color, opacity=opacity,
+                             customdata=np.column_stack([b["label"], b[side], b["n_current"]]),
+                             hovertemplate="%{customdata[0]}<br>" + side + " share %{customdata[1]:.2%}"
+                                           + ("<br>%{customdata[2]:,} current values" if side == "current"
+                                              else "") + "<extra></extra>", **extra))
+    notes = list(ov.notes)
+    if no_ref:
+        notes.insert(0, "no reference: the current window's distribution alone")
+    outside = [f"{v:.1%} {k} the reference's range" for k, v in ov.outside.items() if v > 0 and not no_ref]
+    if outside:
+        notes.append("current values " + ", ".join(outside))
+    if not ov.n_current:
+        notes.append("no value of this feature logged in this window")
+    for i, text in enumerate(notes):
+        fig.add_annotation(text=text, xref="paper", yref="paper", x=0.5, y=1.0 - 0.08 * i,
+                           showarrow=False, font={"color": "#d62728" if "no reference" in text
+                                                  else "#7f7f7f"})
+    fig.update_layout(template=template, height=360, margin={"t": 70, "b": 40},
+                      title=f"{ov.feature}: current window against the reference",
+                      legend={"orientation": "h", "y": -0.2})
+    fig.update_xaxes(title_text=ov.feature)
+    fig.update_yaxes(title_text=ytitle)
     return fig
