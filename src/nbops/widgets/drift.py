@@ -2,9 +2,9 @@
 map) and one feature's distribution in the current window against the reference (the overlay).
 
 The reference is the one drift uses (``Monitor._reference``: the model's training data from its
-lineage); a numeric feature is cut into the reference's PSI bins (``stats.quantile_edges``),
-split at the reference's minimum and maximum so that values outside the training range show
-apart. The current window's counts per bin are aggregated in DuckDB
+lineage); a numeric feature is cut into the reference's PSI quantile bins (``stats.quantile_edges``)
+each halved (20 bins of 5 % of the reference), and split at the reference's minimum and maximum
+so that values outside the training range show apart. The current window's counts per bin are aggregated in DuckDB
 (``MonitorRepository.feature_histogram`` / ``feature_counts``): only the counts leave it.
 """
 
@@ -20,6 +20,7 @@ import pandas as pd
 from nbops.monitor import stats
 from nbops.monitor.logger import FEATURE_PREFIX
 
+OVERLAY_BINS = 2 * stats.PSI_BINS  # the reference's PSI quantile bins, each cut in two
 NO_RANGE_BINS = 20  # equal-width bins over the current range when there is no reference
 MAX_CATEGORIES = 30
 _CATEGORICAL_TYPES = ("VARCHAR", "BOOLEAN", "ENUM", "UUID")
@@ -122,7 +123,7 @@ class OverlaySource:
         if values is not None:
             ref = stats.sorted_values(values.to_numpy())
             lo, hi = float(ref[0]), float(ref[-1])
-            inner = [float(e) for e in stats.quantile_edges(ref) if lo < e < hi]
+            inner = [float(e) for e in stats.quantile_edges(ref, OVERLAY_BINS) if lo < e < hi]
             edges = [float(np.nextafter(lo, -np.inf)), *inner, hi]
             ref_counts = np.diff(np.searchsorted(ref, edges, "right"), prepend=0, append=ref.size)
         else:

@@ -7,6 +7,7 @@ time bucket, per stored report window or per alert event); nothing here reads th
 
 from __future__ import annotations
 
+import html
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
@@ -184,8 +185,8 @@ def drift_heatmap_figure(drift: pd.DataFrame, *, template: str = LIGHT) -> go.Fi
         text=text, texttemplate="%{text}" if text else None, colorscale="RdBu_r", zmin=0, zmid=1,
         zmax=max(2.0, min(top, 4.0)), xgap=2, ygap=2, hoverongaps=False,
         hovertemplate=hover + "<br>ratio %{z:.2f}<extra></extra>",
-        colorbar={"title": {"text": "statistic ÷<br>threshold"}, "tickvals": [0, 0.5, 1, 2, 3, 4],
-                  "ticktext": ["0", "0.5", "1 = threshold", "2", "3", "4"]}))
+        colorbar={"title": {"text": "statistic ÷<br>threshold"}, "tickvals": [0, 1, 2, 3, 4],
+                  "ticktext": ["0", "1 = threshold", "2", "3", "4"]}))
     no_thr = value.where(thr.isna())
     if no_thr.notna().any().any():
         fig.add_trace(go.Heatmap(
@@ -202,9 +203,10 @@ def drift_heatmap_figure(drift: pd.DataFrame, *, template: str = LIGHT) -> go.Fi
 def distribution_figure(ov: Overlay | None, *, template: str = LIGHT) -> go.Figure:
     """One feature in the current window against the reference.
 
-    Numeric: a histogram on the reference's bins, drawn as density (share ÷ bin width, so
-    unequal bins keep the shape); the share of current values outside the reference's range is
-    written above. Categorical: the share of each category side by side.
+    Numeric: the reference's bins drawn as density (share ÷ bin width, so unequal bins keep the
+    shape): the reference filled grey, the current window outlined blue over it; the share of
+    current values outside the reference's range is written under the title. Categorical: the
+    share of each category, reference and current side by side.
     """
     fig = go.Figure()
     if ov is None:
@@ -212,49 +214,55 @@ def distribution_figure(ov: Overlay | None, *, template: str = LIGHT) -> go.Figu
                            x=0.5, y=0.5, showarrow=False, font={"color": "#7f7f7f"})
         fig.update_layout(template=template, height=260, title="Feature distribution")
         return fig
-    b = ov.bins
-    no_ref = ov.reference == "none"
-    ref_name = "reference: " + ("none" if no_ref else ov.reference)
-    if ov.kind == "numeric" and len(b):
-        widths = (b["right"] - b["left"]).to_numpy(dtype=float)
-        span = float(b["right"].iloc[-1] - b["left"].iloc[0]) or 1.0
-        widths = np.where(widths > 0, widths, span / 100)
-        x, ytitle = (b["left"] + b["right"]).to_numpy(dtype=float) / 2, "density (share ÷ bin width)"
-        ys = {"reference": b["reference"].to_numpy(dtype=float) / widths,
-              "current": b["current"].to_numpy(dtype=float) / widths}
-        extra: dict[str, Any] = {"width": widths}
-        fig.update_layout(barmode="overlay")
-    else:
-        x, ytitle, extra = b["label"].tolist(), "share", {}
-        ys = {"reference": b["reference"].to_numpy(dtype=float), "current": b["current"].to_numpy(dtype=float)}
-        fig.update_layout(barmode="group")
-        fig.update_xaxes(type="category")
-    style = {"reference": (ref_name, "#7f7f7f", 0.55), "current": (
-        f"current window ({ov.n_current:,} values)", "#1f77b4", 0.6)}
-    for side in ("reference", "current"):
-        if side == "reference" and no_ref:
-            continue
-        name, color, opacity = style[side]
-        fig.add_trace(go.Bar(x=x, y=ys[side], name=name, marker_color=color, opacity=opacity,
+    numeric, b = ov.kind == "numeric", ov.bins
+    x, ys, extra = _overlay_series(ov)
+    style = {"reference": (f"reference: {ov.reference}", {"color": "#7f7f7f"}, 0.6),
+             "current": (f"current window ({ov.n_current:,} values)",
+                         {"color": "rgba(31,119,180,0.15)" if numeric else "#1f77b4",
+                          "line": {"color": "#1f77b4", "width": 2 if numeric else 0}}, 1.0)}
+    for side in ("reference", "current")[1 if ov.reference == "none" else 0:]:
+        name, marker, opacity = style[side]
+        counts = "<br>%{customdata[2]:,} current values" if side == "current" else ""
+        fig.add_trace(go.Bar(x=x, y=ys[side], name=name, marker=marker, opacity=opacity,
                              customdata=np.column_stack([b["label"], b[side], b["n_current"]]),
-                             hovertemplate="%{customdata[0]}<br>" + side + " share %{customdata[1]:.2%}"
-                                           + ("<br>%{customdata[2]:,} current values" if side == "current"
-                                              else "") + "<extra></extra>", **extra))
-    notes = list(ov.notes)
+                             hovertemplate="%{customdata[0]}<br>" + side + " share "
+                                           "%{customdata[1]:.2%}" + counts + "<extra></extra>", **extra))
+    fig.update_layout(template=template, height=380, margin={"t": 90, "b": 40},
+                      barmode="overlay" if numeric else "group",
+                      title=f"{ov.feature}: current window"
+                            + ("" if ov.reference == "none" else " against the reference")
+                            + "".join(f"<br><sup>{n}</sup>" for n in _overlay_notes(ov)),
+                      legend={"orientation": "h", "y": -0.2})
+    fig.update_xaxes(title_text=ov.feature, type=None if numeric else "category")
+    fig.update_yaxes(title_text="density (share ÷ bin width)" if numeric else "share")
+    return fig
+
+
+def _overlay_series(ov: Overlay) -> tuple[Any, dict[str, np.ndarray], dict[str, Any]]:
+    """x, y per side and the bar widths: bin centres and densities, or categories and shares."""
+    b = ov.bins
+    shares = {side: b[side].to_numpy(dtype=float) for side in ("reference", "current")}
+    if ov.kind != "numeric" or b.empty:
+        return b["label"].tolist(), shares, {}
+    widths = (b["right"] - b["left"]).to_numpy(dtype=float)
+    span = float(b["right"].iloc[-1] - b["left"].iloc[0]) or 1.0
+    widths = np.where(widths > 0, widths, span / 100)  # a bin holding one repeated value
+    centres = (b["left"] + b["right"]).to_numpy(dtype=float) / 2
+    return centres, {k: v / widths for k, v in shares.items()}, {"width": widths}
+
+
+def _overlay_notes(ov: Overlay) -> list[str]:
+    """What the overlay's reader must know: no reference (in red), values outside its range."""
+    no_ref = ov.reference == "none"
+    why = [n for n in ov.notes if n.startswith("no reference")]
+    notes = [n for n in ov.notes if not n.startswith("no reference")]
     if no_ref:
-        notes.insert(0, "no reference: the current window's distribution alone")
-    outside = [f"{v:.1%} {k} the reference's range" for k, v in ov.outside.items() if v > 0 and not no_ref]
+        reason = why[0] if why else "no reference"
+        notes.insert(0, f"<span style='color:#d62728'>{html.escape(reason, quote=False)} — the current window "
+                        "alone</span>")
+    outside = [f"{v:.1%} {k}" for k, v in ov.outside.items() if v > 0 and not no_ref]
     if outside:
-        notes.append("current values " + ", ".join(outside))
+        notes.append("current values outside the reference's range: " + ", ".join(outside))
     if not ov.n_current:
         notes.append("no value of this feature logged in this window")
-    for i, text in enumerate(notes):
-        fig.add_annotation(text=text, xref="paper", yref="paper", x=0.5, y=1.0 - 0.08 * i,
-                           showarrow=False, font={"color": "#d62728" if "no reference" in text
-                                                  else "#7f7f7f"})
-    fig.update_layout(template=template, height=360, margin={"t": 70, "b": 40},
-                      title=f"{ov.feature}: current window against the reference",
-                      legend={"orientation": "h", "y": -0.2})
-    fig.update_xaxes(title_text=ov.feature)
-    fig.update_yaxes(title_text=ytitle)
-    return fig
+    return [n if n.startswith("<span") else html.escape(n, quote=False) for n in notes]
