@@ -167,4 +167,8 @@ def test_without_a_reference_the_overlay_says_so_and_draws_the_current_distribut
     assert len(bins) == 20 and bins["left"].iloc[0] == logged.min() and bins["right"].iloc[-1] == logged.max()
     assert [c[1] for c in d.fig_overlay.data[0].customdata] == pytest.approx(_bin_shares(logged, bins))
     assert "no stored drift report" in d.fig_heatmap.layout.annotations[0].text
+    repo, scan = d.data["overlays"].mon.repo, d.data["overlays"].scan  # the range from the footers
+    footers = repo.feature_range(scan, START, UNTIL, "f__spend", LogFiles.for_settings(ws.settings)
+                                 .glob("predictions", "adhoc"))
+    assert footers == repo.feature_range(scan, START, UNTIL, "f__spend") == (logged.min(), logged.max())
     d.close()

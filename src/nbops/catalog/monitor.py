@@ -8,6 +8,7 @@ The prediction/outcome logs are Parquet files read with ``read_parquet``: see
 
 from __future__ import annotations
 
+import math
 from datetime import datetime
 from typing import Any
 
@@ -209,9 +210,27 @@ class MonitorRepository:
         inner = [int(by_edge.get(e, 0)) for e in edges]
         return int(n), [*inner, int(n) - sum(inner)]
 
-    def feature_range(self, scan: str, since: datetime, until: datetime,
-                      column: str) -> tuple[float | None, float | None]:
-        """Smallest and largest non-missing value of a numeric column in a window."""
+    def feature_range(self, scan: str, since: datetime, until: datetime, column: str,
+                      glob: str | None = None) -> tuple[float | None, float | None]:
+        """Smallest and largest non-missing value of a numeric column in a window: from the
+        Parquet footers' statistics of the window's hour partitions when ``glob`` (the files of
+        ``scan``) is given and every row group has them (no value is read: a few ms), else by
+        scanning the column. Footers cover whole hours: a window inside an hour gets its hour's."""
+        if glob is not None:
+            lo, hi, missing = self.catalog.fetchall(
+                f"""SELECT min(TRY_CAST(stats_min_value AS DOUBLE)),
+                           max(TRY_CAST(stats_max_value AS DOUBLE)),
+                           count(*) FILTER (WHERE TRY_CAST(stats_min_value AS DOUBLE) IS NULL
+                                            OR TRY_CAST(stats_max_value AS DOUBLE) IS NULL)
+                    FROM (SELECT *, (regexp_extract(file_name, 'date=([0-9-]+)', 1)::DATE
+                                     + regexp_extract(file_name, 'hour=([0-9]+)', 1)::INTEGER
+                                     * INTERVAL 1 HOUR) AS hour_start
+                          FROM parquet_metadata({_literal(glob)}) WHERE path_in_schema = ?)
+                    WHERE hour_start >= date_trunc('hour', ?::TIMESTAMPTZ AT TIME ZONE 'UTC')
+                      AND hour_start < (?::TIMESTAMPTZ AT TIME ZONE 'UTC')""",
+                [column, since, until])[0]
+            if not missing and lo is not None and not (math.isnan(lo) or math.isnan(hi)):
+                return float(lo), float(hi)
         _, where, params, _ = _bucketed("", since, until, 3600)
         lo, hi = self.catalog.fetchall(
             f"SELECT min(v), max(v) FROM (SELECT {_ident(column)}::DOUBLE AS v FROM {scan} "
@@ -275,3 +294,8 @@ def training_datasets(catalog: Catalog, run_id: str) -> list[dict[str, Any]]:
 def _ident(column: str) -> str:
     """A column name quoted for SQL."""
     return '"' + column.replace('"', '""') + '"'
+
+
+def _literal(text: str) -> str:
+    """A string quoted as an SQL literal (a table function's file glob takes no parameter)."""
+    return "'" + text.replace("'", "''") + "'"

@@ -127,7 +127,8 @@ class OverlaySource:
             edges = [float(np.nextafter(lo, -np.inf)), *inner, hi]
             ref_counts = np.diff(np.searchsorted(ref, edges, "right"), prepend=0, append=ref.size)
         else:
-            lo_, hi_ = self.mon.repo.feature_range(self.scan, self.since, self.until, column)
+            lo_, hi_ = self.mon.repo.feature_range(self.scan, self.since, self.until, column,
+                                                   self.mon.files.glob("predictions", self.name))
             lo, hi = (0.0, 1.0) if lo_ is None else (float(lo_), float(hi_))
             width = np.linspace(lo, hi, NO_RANGE_BINS + 1)[1:] if hi > lo else np.array([hi])
             edges = [float(np.nextafter(lo, -np.inf)), *(float(e) for e in width)]
