@@ -3,8 +3,10 @@
 Everything is aggregated in DuckDB over the Parquet prediction/outcome logs with the
 monitoring repository's queries (``traffic_buckets``, ``performance_buckets``); drift per
 feature over time comes from the stored window reports (``mon.report`` stores one per call;
-``report_history``) and alert firings from the alert events. Only what is drawn leaves DuckDB:
-one row per bucket, report window or alert event.
+``report_history``), also drawn as a heat map (feature × report window, statistic ÷ threshold),
+and alert firings from the alert events. One feature's distribution in the window is drawn
+against the training data (``widgets/drift.py``). Only what is drawn leaves DuckDB: one row per
+bucket, report window or alert event, one count per bin.
 """
 
 from __future__ import annotations
