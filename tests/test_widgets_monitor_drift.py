@@ -98,7 +98,9 @@ def test_heatmap_has_a_row_per_feature_and_each_cell_is_the_stored_statistic_ove
         assert heat.text[i][j].startswith("▲") == (r.value > threshold)
     tenure = list(heat.y).index("tenure")
     assert heat.text[tenure][2].startswith("▲") and not heat.text[tenure][0].startswith("▲")
-    assert heat.zmid == 1
+    flip = 1 / heat.zmax  # blue up to the threshold, red from it
+    assert heat.zmin == 0 and [list(c) for c in heat.colorscale if c[0] == flip] == [
+        [flip, "#d1e5f0"], [flip, "#fddbc7"]]
     d.close()
 
 
@@ -172,3 +174,19 @@ def test_without_a_reference_the_overlay_says_so_and_draws_the_current_distribut
                                  .glob("predictions", "adhoc"))
     assert footers == repo.feature_range(scan, START, UNTIL, "f__spend") == (logged.min(), logged.max())
     d.close()
+
+
+def test_a_p_value_test_is_drawn_grey_with_its_value_not_on_the_threshold_scale():
+    from nbops.widgets.figures_monitor import drift_heatmap_figure
+
+    ends = pd.to_datetime(["2026-05-04 09:00", "2026-05-04 10:00"], utc=True)
+    drift = pd.DataFrame({"window_end": [*ends, *ends], "feature": ["age", "age", "tenure", "tenure"],
+                          "method": ["ks", "ks", "wasserstein", "wasserstein"],
+                          "value": [0.04, 0.31, 0.05, 0.3], "threshold": [np.nan, np.nan, 0.1, 0.1]})
+    fig = drift_heatmap_figure(drift)
+    ratio, grey = fig.data
+    assert list(ratio.y) == ["age", "tenure"] and grey.name == "no threshold on the statistic's scale"
+    assert np.isnan(np.asarray(ratio.z, dtype=float)[0]).all()
+    assert list(np.asarray(ratio.z, dtype=float)[1]) == pytest.approx([0.5, 3.0])
+    assert ratio.text[1] == ["0.05", "▲ 0.3"] and grey.text[0] == ["0.04", "0.31"]
+    assert grey.customdata[0][1][2] == "on its p-value (not drawn)"

@@ -36,8 +36,8 @@ def with_thresholds(drift: pd.DataFrame, rules: list[Any]) -> pd.DataFrame:
     def threshold(feature: str, method: str) -> float:
         if feature in ruled:
             return ruled[feature]
-        value, is_p = stats.DEFAULT_THRESHOLDS.get(stats.Method(method), (None, True)) \
-            if method in set(stats.Method) else (None, True)
+        known = method in set(stats.Method)
+        value, is_p = stats.DEFAULT_THRESHOLDS[stats.Method(method)] if known else (None, True)
         return float("nan") if value is None or is_p else float(value)
 
     out = drift.copy()

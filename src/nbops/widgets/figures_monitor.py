@@ -149,8 +149,8 @@ def drift_heatmap_figure(drift: pd.DataFrame, *, template: str = LIGHT) -> go.Fi
     """Feature × stored report window; a cell is the drift statistic ÷ its threshold.
 
     ``drift``: window_end, feature, method, value, threshold (NaN for a p-value test). The colour
-    scale diverges at 1 (the threshold: white), red above it, blue below; cells above it also
-    carry a ▲. A p-value test's statistic has no threshold on its scale: its cells are grey.
+    scale flips at 1 (the threshold): blues below, reds above (:func:`threshold_colorscale`);
+    cells above it also carry a ▲. A p-value test's statistic has no threshold on its scale: its cells are grey.
     """
     fig = go.Figure()
     title = "Drift per feature and report window (statistic ÷ threshold)"
@@ -162,42 +162,61 @@ def drift_heatmap_figure(drift: pd.DataFrame, *, template: str = LIGHT) -> go.Fi
         fig.update_xaxes(visible=False)
         fig.update_yaxes(visible=False)
         return fig
+    rows, x, value, thr, custom = _heatmap_grids(drift)
+    ratio = (value / thr).where(thr.notna())
+    hover = ("%{y} · window ending %{x}<br>%{customdata[0]} = %{customdata[1]}"
+             "<br>threshold %{customdata[2]}")
+    top = float(np.nanmax(ratio.to_numpy())) if ratio.notna().any().any() else 2.0
+    common = {"x": x, "y": rows, "customdata": custom, "xgap": 2, "ygap": 2, "hoverongaps": False}
+    zmax = max(2.0, min(top, 4.0))
+    fig.add_trace(go.Heatmap(
+        z=ratio.to_numpy(), name="statistic ÷ threshold", colorscale=threshold_colorscale(zmax),
+        zmin=0, zmax=zmax, **_cell_text(value, ratio, ratio.notna()), **common,
+        hovertemplate=hover + "<br>ratio %{z:.2f}<extra></extra>",
+        colorbar={"title": {"text": "statistic ÷<br>threshold"}, "tickvals": [0, 1, 2, 3, 4],
+                  "ticktext": ["0", "1 = threshold", "2", "3", "4"]}))
+    grey = value.notna() & thr.isna()
+    if grey.any().any():
+        fig.add_trace(go.Heatmap(
+            z=grey.astype(float).where(grey).to_numpy(), name="no threshold on the statistic's scale",
+            colorscale=[[0, "#d9d9d9"], [1, "#d9d9d9"]], showscale=False,
+            **_cell_text(value, ratio, grey), **common, hovertemplate=hover + "<extra></extra>"))
+    fig.update_xaxes(type="category", title_text="report window end (UTC)")
+    fig.update_yaxes(type="category", autorange="reversed", title_text="feature")
+    fig.update_layout(height=140 + 34 * len(rows))
+    return fig
+
+
+def threshold_colorscale(zmax: float) -> list[list[Any]]:
+    """Blues from 0 up to the threshold (1), reds from there to ``zmax``: the colour flips at
+    the threshold, so a cell just above it does not pass for one just below."""
+    t = 1.0 / zmax
+    return [[0.0, "#2166ac"], [t, "#d1e5f0"], [t, "#fddbc7"], [1.0, "#b2182b"]]
+
+
+def _heatmap_grids(drift: pd.DataFrame) -> tuple[list[str], list[str], pd.DataFrame, pd.DataFrame,
+                                                 np.ndarray]:
+    """Rows, column labels, the value and threshold grids and the hover data (method, value,
+    threshold) per cell; a window reported twice keeps its last report."""
     d = drift.drop_duplicates(["window_end", "feature"], keep="last")
     rows, cols = _heatmap_rows(d), sorted(d["window_end"].unique())
     grid = {c: d.pivot(index="feature", columns="window_end", values=c).reindex(index=rows, columns=cols)
             for c in ("value", "threshold", "method")}
     value, thr = grid["value"].astype(float), grid["threshold"].astype(float)
-    ratio = (value / thr).where(thr.notna())
-    x = [pd.Timestamp(t).strftime("%Y-%m-%d %H:%M") for t in cols]
     custom = np.dstack([grid["method"].fillna("").to_numpy(dtype=object),
                         value.map(lambda v: "" if pd.isna(v) else f"{v:.4g}").to_numpy(dtype=object),
                         thr.map(lambda v: "on its p-value (not drawn)" if pd.isna(v) else f"{v:.4g}")
                         .to_numpy(dtype=object)])
-    text = None
-    if value.size <= HEATMAP_TEXT_CELLS:
-        text = [[("" if pd.isna(v) else ("▲ " if r > 1 else "") + f"{v:.3g}") for v, r in
-                 zip(vr, rr, strict=True)] for vr, rr in zip(value.to_numpy(), ratio.to_numpy(), strict=True)]
-    hover = ("%{y} · window ending %{x}<br>%{customdata[0]} = %{customdata[1]}"
-             "<br>threshold %{customdata[2]}")
-    top = float(np.nanmax(ratio.to_numpy())) if ratio.notna().any().any() else 2.0
-    fig.add_trace(go.Heatmap(
-        z=ratio.to_numpy(), x=x, y=rows, name="statistic ÷ threshold", customdata=custom,
-        text=text, texttemplate="%{text}" if text else None, colorscale="RdBu_r", zmin=0, zmid=1,
-        zmax=max(2.0, min(top, 4.0)), xgap=2, ygap=2, hoverongaps=False,
-        hovertemplate=hover + "<br>ratio %{z:.2f}<extra></extra>",
-        colorbar={"title": {"text": "statistic ÷<br>threshold"}, "tickvals": [0, 1, 2, 3, 4],
-                  "ticktext": ["0", "1 = threshold", "2", "3", "4"]}))
-    no_thr = value.where(thr.isna())
-    if no_thr.notna().any().any():
-        fig.add_trace(go.Heatmap(
-            z=no_thr.notna().astype(float).where(no_thr.notna()).to_numpy(), x=x, y=rows,
-            name="no threshold on the statistic's scale", customdata=custom, text=text,
-            texttemplate="%{text}" if text else None, colorscale=[[0, "#d9d9d9"], [1, "#d9d9d9"]],
-            showscale=False, xgap=2, ygap=2, hoverongaps=False, hovertemplate=hover + "<extra></extra>"))
-    fig.update_xaxes(type="category", title_text="report window end (UTC)")
-    fig.update_yaxes(type="category", autorange="reversed", title_text="feature")
-    fig.update_layout(height=140 + 34 * len(rows))
-    return fig
+    return rows, [pd.Timestamp(t).strftime("%Y-%m-%d %H:%M") for t in cols], value, thr, custom
+
+
+def _cell_text(value: pd.DataFrame, ratio: pd.DataFrame, shown: pd.DataFrame) -> dict[str, Any]:
+    """Each ``shown`` cell's value, with a ▲ above its threshold (none on a crowded map)."""
+    if value.size > HEATMAP_TEXT_CELLS:
+        return {}
+    text = [[("▲ " if r > 1 else "") + f"{v:.3g}" if ok else "" for v, r, ok in zip(vr, rr, sr, strict=True)]
+            for vr, rr, sr in zip(value.to_numpy(), ratio.to_numpy(), shown.to_numpy(), strict=True)]
+    return {"text": text, "texttemplate": "%{text}"}
 
 
 def distribution_figure(ov: Overlay | None, *, template: str = LIGHT) -> go.Figure:
