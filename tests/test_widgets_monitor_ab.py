@@ -124,7 +124,7 @@ def test_monitor_draws_drift_per_feature_with_thresholds_and_the_alert_firing(mo
     assert list(fired.y) == ["churn-drift"] and "value 0.5" in fired.customdata[0][0]
     assert "share_drifted" not in {t.name for t in fig.data}
     page = d.to_html()
-    assert page.count("plotly-graph-div") == 1 and "alert fired" in page and "churn-drift" in page
+    assert page.count("plotly-graph-div") == 3 and "alert fired" in page and "churn-drift" in page
     assert "1 alert firing(s)" in d.summary.value
     d.close()
 

@@ -8,6 +8,7 @@ The prediction/outcome logs are Parquet files read with ``read_parquet``: see
 
 from __future__ import annotations
 
+import math
 from datetime import datetime
 from typing import Any
 
@@ -203,6 +204,61 @@ class MonitorRepository:
                   FROM g GROUP BY ALL ORDER BY bucket"""
         return self.catalog.query(sql, params)
 
+    # -- one feature's distribution in a window ---------------------------------
+    def feature_histogram(self, scan: str, since: datetime, until: datetime, column: str,
+                          edges: list[float]) -> tuple[int, list[int]]:
+        """Non-missing values of a numeric column in a window and their counts per bin
+        (-inf, e0], (e0, e1], ..., (ek, +inf) (as ``numpy.searchsorted(edges, v, 'left')``),
+        counted by DuckDB's ``histogram`` over the hour partitions (see :func:`bucketed`)."""
+        _, where, params, _ = bucketed("", since, until, 3600)
+        v = f"{_ident(column)}::DOUBLE"
+        n, keys, counts = self.catalog.fetchall(
+            f"""SELECT n, map_keys(h), map_values(h) FROM (
+                    SELECT count(v) AS n, histogram(v, ?::DOUBLE[]) AS h
+                    FROM (SELECT {v} AS v FROM {scan} WHERE {where}) WHERE NOT isnan(v))""",
+            [edges, *params])[0]
+        by_edge = dict(zip(keys or [], counts or [], strict=True))
+        inner = [int(by_edge.get(e, 0)) for e in edges]
+        return int(n), [*inner, int(n) - sum(inner)]
+
+    def feature_range(self, scan: str, since: datetime, until: datetime, column: str,
+                      glob: str | None = None) -> tuple[float | None, float | None]:
+        """Smallest and largest non-missing value of a numeric column in a window: from the
+        Parquet footers' statistics of the window's hour partitions when ``glob`` (the files of
+        ``scan``) is given and every row group has them (no value is read: a few ms), else by
+        scanning the column. Footers cover whole hours: a window inside an hour gets its hour's."""
+        if glob is not None:
+            lo, hi, missing = self.catalog.fetchall(
+                f"""SELECT min(TRY_CAST(stats_min_value AS DOUBLE)),
+                           max(TRY_CAST(stats_max_value AS DOUBLE)),
+                           count(*) FILTER (WHERE TRY_CAST(stats_min_value AS DOUBLE) IS NULL
+                                            OR TRY_CAST(stats_max_value AS DOUBLE) IS NULL)
+                    FROM (SELECT *, (regexp_extract(file_name, 'date=([0-9-]+)', 1)::DATE
+                                     + regexp_extract(file_name, 'hour=([0-9]+)', 1)::INTEGER
+                                     * INTERVAL 1 HOUR) AS hour_start
+                          FROM parquet_metadata({_literal(glob)}) WHERE path_in_schema = ?)
+                    WHERE hour_start >= date_trunc('hour', ?::TIMESTAMPTZ AT TIME ZONE 'UTC')
+                      AND hour_start < (?::TIMESTAMPTZ AT TIME ZONE 'UTC')""",
+                [column, since, until])[0]
+            if not missing and lo is not None and not (math.isnan(lo) or math.isnan(hi)):
+                return float(lo), float(hi)
+        _, where, params, _ = bucketed("", since, until, 3600)
+        lo, hi = self.catalog.fetchall(
+            f"SELECT min(v), max(v) FROM (SELECT {_ident(column)}::DOUBLE AS v FROM {scan} "
+            f"WHERE {where}) WHERE NOT isnan(v)", params)[0]
+        return lo, hi
+
+    def feature_counts(self, scan: str, since: datetime, until: datetime, column: str,
+                       limit: int = 50) -> pd.DataFrame:
+        """The ``limit`` most frequent values of a column in a window (value, n) and the number of
+        non-missing values in all (``total``, repeated on every row)."""
+        _, where, params, _ = bucketed("", since, until, 3600)
+        return self.catalog.query(
+            f"""SELECT value, n, sum(n) OVER ()::BIGINT AS total FROM (
+                    SELECT {_ident(column)} AS value, count(*) AS n FROM {scan}
+                    WHERE {where} AND {_ident(column)} IS NOT NULL GROUP BY 1)
+                ORDER BY n DESC, value::VARCHAR LIMIT {int(limit)}""", params)
+
 
 def hourly(since: datetime, until: datetime, bucket_s: int) -> bool:
     """Whether ``[since, until)`` cut into ``bucket_s`` buckets is made of whole log partitions."""
@@ -249,3 +305,13 @@ def training_datasets(catalog: Catalog, run_id: str) -> list[dict[str, Any]]:
                        "WHERE run_id = ? AND role = 'input' AND kind = 'dataset' "
                        "ORDER BY n_rows DESC NULLS LAST, name", [run_id])
     return df.to_dict("records")
+
+
+def _ident(column: str) -> str:
+    """A column name quoted for SQL."""
+    return '"' + column.replace('"', '""') + '"'
+
+
+def _literal(text: str) -> str:
+    """A string quoted as an SQL literal (a table function's file glob takes no parameter)."""
+    return "'" + text.replace("'", "''") + "'"

@@ -3,8 +3,10 @@
 Everything is aggregated in DuckDB over the Parquet prediction/outcome logs with the
 monitoring repository's queries (``traffic_buckets``, ``performance_buckets``); drift per
 feature over time comes from the stored window reports (``mon.report`` stores one per call;
-``report_history``) and alert firings from the alert events. Only what is drawn leaves DuckDB:
-one row per bucket, report window or alert event.
+``report_history``), also drawn as a heat map (feature × report window, statistic ÷ threshold),
+and alert firings from the alert events. One feature's distribution in the window is drawn
+against the training data (``widgets/drift.py``). Only what is drawn leaves DuckDB: one row per
+bucket, report window or alert event, one count per bin.
 """
 
 from __future__ import annotations
@@ -22,7 +24,8 @@ import plotly.graph_objects as go
 
 from nbops.widgets.base import Dashboard, StaticPart, figure_widget, table_html
 from nbops.widgets.dashboards import replace_figure
-from nbops.widgets.figures_monitor import monitor_figure
+from nbops.widgets.drift import Overlay, OverlaySource, most_drifted, with_thresholds
+from nbops.widgets.figures_monitor import distribution_figure, drift_heatmap_figure, monitor_figure
 
 if TYPE_CHECKING:
     from nbops.workspace import Workspace
@@ -87,37 +90,39 @@ def monitor_data(ws: Workspace, model: str, *, window: str | timedelta = "1d", u
     from nbops.monitor.reporting import Monitor, parse_window
 
     mon = Monitor(ws)
-    name, version, _ = mon.resolve(model)
+    name, version, mv = mon.resolve(model)
     span = parse_window(window)
     bucket_s = int(parse_window(bucket).total_seconds()) if bucket is not None else pick_bucket(span)
     start, end = _span(until, span, bucket_s)
-    traffic, perf = _logged(mon, name, start, end, bucket_s)
+    scan = mon.scan(name)
+    traffic, perf = _logged(mon, name, scan, start, end, bucket_s)
     hist = _utc_column(mon.repo.report_history(name), "window_end")
     hist = hist[(hist["window_end"] > start) & (hist["window_end"] <= end)] if len(hist) else hist
     drift = hist[(hist["section"] == "drift") & (hist["metric"] != "share_drifted")] if len(hist) else hist
     drift = drift.rename(columns={"metric": "method"})[["window_end", "feature", "method", "value"]] \
         if len(drift) else pd.DataFrame(columns=["window_end", "feature", "method", "value"])
+    rules = [r for r in mon.repo.rules() if r.model.split("@", 1)[0] == name]
+    drift = with_thresholds(drift, rules)
     share = hist[hist["metric"] == "share_drifted"][["window_end", "value"]] if len(hist) else \
         pd.DataFrame(columns=["window_end", "value"])
-    rules = [r for r in mon.repo.rules() if r.model.split("@", 1)[0] == name]
     alerts = _alerts(mon, rules, start, end)
     return {"model": name, "version": version, "since": start, "until": end, "bucket_s": bucket_s,
             "traffic": _utc_column(traffic, "bucket"), "performance": _utc_column(perf, "bucket"),
             "drift": drift, "share": share, "alerts": alerts, "rules": rules,
-            "thresholds": _thresholds(rules, drift)}
+            "thresholds": _thresholds(rules, drift),
+            "overlays": OverlaySource(mon, name, mv, scan, start, end)}
 
 
 TRAFFIC_COLUMNS = ["bucket", "n", "n_errors", "latency_mean", "latency_p50", "latency_p95",
                    "latency_p99"]
 
 
-def _logged(mon: Any, name: str, start: datetime, end: datetime,
+def _logged(mon: Any, name: str, scan: str | None, start: datetime, end: datetime,
             bucket_s: int) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Traffic and performance per bucket: from the rollups over whole hours, else the logs."""
     from nbops.catalog.monitor import hourly
 
     traffic, perf = pd.DataFrame(columns=TRAFFIC_COLUMNS), pd.DataFrame(columns=["bucket", "n_outcomes"])
-    scan = mon.scan(name)
     if scan is None:
         return traffic, perf
     if hourly(start, end, bucket_s):
@@ -176,17 +181,35 @@ def _alerts(mon: Any, rules: list[Any], start: datetime, end: datetime) -> pd.Da
 
 
 class MonitorDashboard(Dashboard):
-    """A model's predictions, performance, drift per feature and alerts on one time axis."""
+    """A model's predictions, performance, drift per feature and alerts on one time axis; a drift
+    heat map; one feature's distribution against the reference, another on demand (dropdown)."""
 
     def __init__(self, ws: Workspace, model: str, *, window: str | timedelta = "1d",
                  until: Any = None, bucket: str | timedelta | None = None, **kwargs: Any) -> None:
         self.model, self.window, self.until, self.bucket = model, window, until, bucket
         self.title = f"Monitoring {model}"
+        self.feature: str | None = None
+        self.overlay: Overlay | None = None
+        self._syncing = False
         super().__init__(ws, **kwargs)
 
     def load(self) -> None:
+        previous = getattr(self, "data", None)
         self.data = monitor_data(self.ws, self.model, window=self.window, until=self.until,
                                  bucket=self.bucket)
+        source: OverlaySource = self.data["overlays"]
+        if previous is not None and previous["version"] == self.data["version"]:
+            source.share_reference(previous["overlays"])  # the training data is read once
+        if self.feature not in source.features:
+            self.feature = most_drifted(self.data["drift"], source.features)
+        self.overlay = self._overlay(self.feature)
+
+    def _overlay(self, feature: str | None) -> Overlay | None:
+        if feature is None:
+            return None
+        drift = self.data["drift"]
+        methods = drift.loc[drift["feature"] == feature, "method"] if len(drift) else drift
+        return self.data["overlays"].overlay(feature, methods.iloc[-1] if len(methods) else None)
 
     def _figure(self) -> go.Figure:
         d = self.data
@@ -198,6 +221,22 @@ class MonitorDashboard(Dashboard):
         self.fig = figure_widget(self._figure())
         self.summary = w.HTML(self._summary_html())
         self.alerts = w.HTML(self._alerts_html())
+        self.fig_heatmap = figure_widget(drift_heatmap_figure(self.data["drift"], template=self.template))
+        self.feature_picker = w.Dropdown(options=self.data["overlays"].features, value=self.feature,
+                                         description="feature")
+        self.feature_picker.observe(self._on_feature, names="value")
+        self.fig_overlay = figure_widget(distribution_figure(self.overlay, template=self.template))
+
+    def _on_feature(self, change: dict[str, Any]) -> None:
+        if self._syncing or change["new"] is None or change["new"] == self.feature:
+            return
+        try:
+            self.feature, self.overlay = change["new"], self._overlay(change["new"])
+            replace_figure(self.fig_overlay, distribution_figure(self.overlay, template=self.template))
+            self.status.value = ""
+        except Exception as exc:  # keep the dashboard; say why this feature could not be drawn
+            self.status.value = (f"<span style='color:#d62728'>cannot draw {html.escape(str(change['new']))}"
+                                 f": {html.escape(str(exc))}</span>")
 
     def _summary_html(self) -> str:
         d = self.data
@@ -218,12 +257,22 @@ class MonitorDashboard(Dashboard):
         return "<h4>alert events</h4>" + table_html(alerts)
 
     def body(self) -> Sequence[w.Widget]:
-        return [self.summary, self.fig, self.alerts]
+        return [self.summary, self.fig, self.fig_heatmap, self.feature_picker, self.fig_overlay,
+                self.alerts]
 
     def update(self) -> None:
         replace_figure(self.fig, self._figure())
+        replace_figure(self.fig_heatmap, drift_heatmap_figure(self.data["drift"], template=self.template))
+        replace_figure(self.fig_overlay, distribution_figure(self.overlay, template=self.template))
+        self._syncing = True  # a refresh sets the options; only the user's choice draws anew
+        try:
+            self.feature_picker.options = self.data["overlays"].features
+            self.feature_picker.value = self.feature
+        finally:
+            self._syncing = False
         self.summary.value = self._summary_html()
         self.alerts.value = self._alerts_html()
 
     def static_parts(self) -> list[StaticPart]:
-        return [self._summary_html(), self.fig, self._alerts_html()]
+        return [self._summary_html(), self.fig, self.fig_heatmap, self.fig_overlay,
+                self._alerts_html()]

@@ -76,7 +76,9 @@ def monitor(model: str, *, window: str | timedelta = "1d", until: Any = None,
             bucket: str | timedelta | None = None, ws: Workspace | None = None,
             refresh: float | None = None, theme: str = "auto") -> Dashboard:
     """A model's predictions, error rate, performance on outcomes, drift per feature (with its
-    threshold) and alert events over ``window`` up to ``until`` (default: now)."""
+    threshold; also as a feature × time heat map), one feature's distribution against the
+    training data (a dropdown picks another) and alert events over ``window`` up to ``until``
+    (default: now)."""
     return _make("monitoring.MonitorDashboard", ws, model, window=window, until=until,
                  bucket=bucket, refresh=refresh, theme=theme)
 
