@@ -103,7 +103,16 @@ def test_logs_written_after_the_first_dashboard_count_as_if_read_again(logged):
                      timestamp=UNTIL + timedelta(minutes=5), ws=ws)
     mon.log_outcomes(new_ids[:100], np.zeros(100, int), timestamp=UNTIL, ws=ws)
     mon.flush(ws)
-    shown, logs = _shown(_dashboard(ws)), _from_logs(ws)
+    d = _dashboard(ws, keep=True)
+    shown, logs = _shown(d.data), _from_logs(ws)
+    # the distribution overlay counts the new batch too, per bin as numpy does
+    feature = d.overlay.feature
+    values = pd.read_parquet(root / "predictions" / "model=churn", columns=[f"f__{feature}"])[f"f__{feature}"]
+    assert d.overlay.n_current == len(values) == 2100
+    edges = [*d.overlay.bins["left"], d.overlay.bins["right"].iloc[-1]]
+    inner = np.diff(np.searchsorted(np.sort(values.to_numpy()), edges, side="right"))
+    assert d.overlay.bins["n_current"].tolist() == inner.tolist()
+    d.close()
     assert shown[0][2] == 900 and shown[3][2] == before[3][2] + 100  # the new batch: last hour
     assert shown[2][0] < before[2][0] - 0.2  # 200 of the first hour's outcomes overturned
     _assert_same(shown, logs)

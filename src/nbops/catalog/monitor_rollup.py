@@ -66,6 +66,32 @@ class RollupQueries:
                      FROM {files_sql(predictions)} GROUP BY ALL"""
         self._rewrite(select if predictions else None, keep, drop, target)
 
+    def write_histogram(self, predictions: Sequence[str], column: str, edges: Sequence[float],
+                        keep: str | None, drop: Sequence[str], target: str) -> None:
+        """Per partition of ``predictions``: a numeric column's counts per bin of ``edges`` (as
+        :meth:`MonitorRepository.feature_histogram`: a row per edge, and a row with edge NULL
+        holding the number of non-missing values), plus ``keep``'s other partitions."""
+        from nbops.catalog.monitor import _ident
+
+        edge_list = "[" + ", ".join(repr(float(e)) for e in edges) + "]::DOUBLE[]"
+        select = f"""SELECT date, hour, unnest(map_keys(h)) AS edge, unnest(map_values(h))::BIGINT AS c
+                     FROM (SELECT date, hour, histogram(v, {edge_list}) AS h FROM (
+                           SELECT date, hour, {_ident(column)}::DOUBLE AS v FROM {files_sql(predictions)})
+                           WHERE NOT isnan(v) GROUP BY ALL)
+                     UNION ALL
+                     SELECT date, hour, NULL::DOUBLE AS edge, count(v)::BIGINT AS c FROM (
+                           SELECT date, hour, {_ident(column)}::DOUBLE AS v FROM {files_sql(predictions)})
+                     WHERE NOT isnan(v) GROUP BY ALL"""
+        self._rewrite(select if predictions else None, keep, drop, target)
+
+    def histogram(self, path: str, where: str, params: list[Any]) -> tuple[int, dict[float, int]]:
+        """(non-missing values, count per edge) over the partitions of a window."""
+        rows = self.catalog.fetchall(
+            f"SELECT edge, sum(c)::BIGINT FROM read_parquet({_quote(path)}) WHERE {where} GROUP BY edge",
+            params)
+        counts = {e: int(c) for e, c in rows if e is not None}
+        return next((int(c) for e, c in rows if e is None), 0), counts
+
     def _rewrite(self, select: str | None, keep: str | None, drop: Sequence[str], target: str) -> None:
         parts = [f"""SELECT * FROM read_parquet({_quote(keep)}) WHERE NOT list_contains(?::VARCHAR[],
                      'date=' || strftime(date, '%Y-%m-%d') || '/hour=' || hour)"""] if keep else []
@@ -129,20 +155,17 @@ def traffic(hourly: pd.DataFrame, qs: Sequence[float] = (0.5, 0.95, 0.99)) -> pd
     (nearest rank), reported as its midpoint ``2γ^k/(γ+1)``, within 1% of that latency."""
     import numpy as np
 
-    cols = ["bucket", "n", "n_errors", "latency_mean", *(f"latency_p{round(q * 100)}" for q in qs)]
-    rows = []
-    for bucket, all_bins in hourly.groupby("bucket", sort=True):
-        g = all_bins.dropna(subset=["k"])
-        n_lat = int(g["c"].sum())
-        head = [bucket, int(all_bins["c"].sum()), int(all_bins["n_errors"].sum()),
-                float(g["lat_sum"].sum()) / n_lat if n_lat else None]
-        if not n_lat:
-            rows.append(head + [None] * len(qs))
-            continue
-        k, c = g["k"].to_numpy(np.int64), np.cumsum(g["c"].to_numpy(np.int64))
-        ranks = np.maximum(np.ceil(np.asarray(qs) * c[-1]), 1)
-        idx = np.searchsorted(c, ranks, side="left")
-        rows.append(head + [0.0 if k[i] == LATENCY_ZERO_BIN else
-                            2 * LATENCY_GAMMA ** k[i] / (LATENCY_GAMMA + 1) for i in idx])
-    return pd.DataFrame(rows, columns=cols)
-
+    cols = [f"latency_p{round(q * 100)}" for q in qs]
+    if hourly.empty:
+        return pd.DataFrame(columns=["bucket", "n", "n_errors", "latency_mean", *cols])
+    out = hourly.groupby("bucket", sort=True).agg(n=("c", "sum"), n_errors=("n_errors", "sum"))
+    lat = hourly.dropna(subset=["k"]).sort_values(["bucket", "k"])
+    by = lat.groupby("bucket", sort=True)
+    out["latency_mean"] = by["lat_sum"].sum() / by["c"].sum()
+    cum, total = by["c"].cumsum(), by["c"].transform("sum")
+    for q, col in zip(qs, cols, strict=True):
+        first = lat.loc[cum >= np.maximum(np.ceil(q * total), 1)].groupby("bucket", sort=True)["k"].first()
+        k = first.to_numpy(np.float64)
+        out[col] = pd.Series(np.where(k == LATENCY_ZERO_BIN, 0.0,
+                                      2 * LATENCY_GAMMA ** k / (LATENCY_GAMMA + 1)), index=first.index)
+    return out.reset_index()[["bucket", "n", "n_errors", "latency_mean", *cols]]

@@ -92,7 +92,8 @@ class Rollup:
                 _replace(tmp / "merged" / part, self.root / "joined" / part)
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
-        self._save({"format": FORMAT, "predictions": preds, "outcomes": outcomes})
+        kept = {k: v for k, v in state.items() if k.startswith("histogram:")}
+        self._save({"format": FORMAT, "predictions": preds, "outcomes": outcomes, **kept})
         return {"partitions": len(changed), "outcome_files": len(new_outcomes)}
 
     def _roll(self, tmp: Path, preds: dict[str, list[str]], changed: list[str], gone: list[str],
@@ -110,6 +111,33 @@ class Rollup:
         joined = [str(p) for p in (self.root / "joined").glob("*/*/*.parquet")]
         parts = self.q.merge_joined(rest, new_outcomes, joined, str(tmp / "merged"))
         return [f"date={d}/hour={h}" for d, h in parts]
+
+    def histogram(self, column: str, edges: list[float], where: str,
+                  params: list[Any]) -> tuple[int, list[int]]:
+        """A numeric log column's counts per bin of ``edges`` over the partitions ``where`` selects
+        (as :meth:`MonitorRepository.feature_histogram`). Each (column, edges) is rolled up on
+        first use, then kept up to date partition by partition; other edges start it again."""
+        state = self._state()
+        preds = {_dirname(p): f for p, f in self.files.listing("predictions", self.model).items()}
+        key = f"histogram:{column}"
+        mine = state.get(key) if state.get(key, {}).get("edges") == edges else None
+        seen = mine["predictions"] if mine else {}
+        changed = sorted(p for p, f in preds.items() if seen.get(p) != f)
+        gone = sorted(set(seen) - set(preds))
+        path = self.path(key.replace(":", "-"))
+        if changed or gone or not os.path.exists(path):
+            tmp = f"{path}.{uuid.uuid4().hex}.tmp"
+            files = [f for p in changed for f in preds[p]]
+            keep = path if mine and os.path.exists(path) else None
+            self.q.write_histogram(files, column, edges, keep, changed + gone, tmp)
+            if not os.path.exists(tmp):
+                return 0, [0] * (len(edges) + 1)
+            os.replace(tmp, path)
+            state[key] = {"edges": edges, "predictions": preds}
+            self._save(state)
+        n, by_edge = self.q.histogram(path, where, params)
+        inner = [by_edge.get(e, 0) for e in edges]
+        return n, [*inner, n - sum(inner)]
 
     def path(self, name: str) -> str:
         """A single-file rollup (``hourly``)."""

@@ -10,6 +10,7 @@ so that values outside the training range show apart. The current window's count
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -134,7 +135,7 @@ class OverlaySource:
             edges = [float(np.nextafter(lo, -np.inf)), *(float(e) for e in width)]
             ref = np.empty(0)
             ref_counts = np.zeros(len(edges) + 1, dtype=np.int64)
-        n, counts = self.mon.repo.feature_histogram(self.scan, self.since, self.until, column, edges)
+        n, counts = self._histogram(column, edges)
         cur = np.asarray(counts, dtype=np.float64)
         shares_cur = cur / n if n else cur
         shares_ref = ref_counts / ref.size if ref.size else np.full(len(ref_counts), np.nan)
@@ -145,6 +146,24 @@ class OverlaySource:
                                                                       strict=True)])
         outside = {"below": float(shares_cur[0]), "above": float(shares_cur[-1])}
         return Overlay(feature, "numeric", bins, int(ref.size), n, label, list(notes), outside)
+
+    def _histogram(self, column: str, edges: list[float]) -> tuple[int, list[int]]:
+        """The window's counts per bin: from the rollups over whole hours, else the logs."""
+        from nbops.catalog.monitor import bucketed, hourly
+
+        if hourly(self.since, self.until, 3600):
+            from nbops.monitor.rollup import Rollup
+
+            _, where, params, _ = bucketed("", self.since, self.until, 3600)
+            try:
+                with Rollup(self.mon.ws.catalog, self.mon.files, self.mon.ws.settings.home,
+                            self.name).fresh() as r:
+                    return r.histogram(column, edges, where, params)
+            except Exception as exc:  # a cache must not cost the dashboard
+                warnings.warn(f"nbops: monitoring rollups unavailable ({type(exc).__name__}: {exc}); "
+                              "reading the logs instead", stacklevel=2)
+        assert self.scan is not None
+        return self.mon.repo.feature_histogram(self.scan, self.since, self.until, column, edges)
 
     def _categorical_overlay(self, feature: str, column: str, values: Any, label: str,
                              notes: list[str]) -> Overlay:

@@ -148,7 +148,7 @@ def _rolled_up(mon: Any, name: str, start: datetime, end: datetime,
     key, where, params, bucket = bucketed("", start, end, bucket_s)
     with Rollup(mon.ws.catalog, mon.files, mon.ws.settings.home, name).fresh() as r:
         hourly = r.q.hourly(r.path("hourly"), key, where, params, bucket) \
-            if os.path.exists(r.path("hourly")) else pd.DataFrame(columns=["bucket", "k", "c", "n_errors"])
+            if os.path.exists(r.path("hourly")) else pd.DataFrame(columns=["bucket", "k", "c", "n_errors", "lat_sum"])
         perf = pd.DataFrame(columns=["bucket", "n_outcomes"])
         joined = r.joined()
         if joined is not None:
