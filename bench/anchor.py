@@ -34,7 +34,9 @@ def _same_as_here(*dists: str) -> list[str]:
 
 
 def mlflow_requirements() -> list[str]:
-    return [f"mlflow=={MLFLOW_VERSION}", *_same_as_here("scikit-learn", "pandas", "numpy")]
+    # plotly and the widget libraries: bench_widgets builds MLflow's dashboard figures there.
+    return [f"mlflow=={MLFLOW_VERSION}", *_same_as_here("scikit-learn", "pandas", "numpy", "plotly",
+                                                          "ipywidgets", "anywidget")]
 
 
 def ensure_venv(venv: Path, requirements: list[str]) -> Path:

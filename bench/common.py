@@ -64,7 +64,8 @@ class Result:
     """One row of a benchmark table.
 
     ``ratio`` is anchor/nbops for times (how many times faster nbops is); ``passed``
-    is None for informational rows without a target.
+    is None for informational rows without a target. ``anchor_name`` names the anchor of a
+    row whose anchor differs from its module's ``ANCHOR`` (the table prints it in the cell).
     """
 
     figure: str
@@ -75,6 +76,7 @@ class Result:
     ratio: float | None = None
     note: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
+    anchor_name: str = ""
 
     def to_json(self) -> dict[str, Any]:
         d = asdict(self)

@@ -84,7 +84,8 @@ def table(results: list[Result], anchor: str) -> str:
             notes.append(r.note)
             figure += f" [{len(notes)}]"
         ratio = f"{r.ratio:.1f}×" if r.ratio is not None else "—"
-        lines.append(f"| {figure} | {_cell(r.nbops)} | {_cell(r.anchor)} | {ratio} | {r.target} "
+        anchor = f"{r.anchor_name}: {_cell(r.anchor)}" if r.anchor_name else _cell(r.anchor)
+        lines.append(f"| {figure} | {_cell(r.nbops)} | {anchor} | {ratio} | {r.target} "
                      f"| {_verdict(r)} |")
     lines.append("")
     lines += [f"{i}. {n}" for i, n in enumerate(notes, 1)]

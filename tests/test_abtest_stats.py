@@ -130,6 +130,22 @@ def test_bayes_normal_expected_loss_matches_monte_carlo() -> None:
     assert r.expected_loss_control == pytest.approx(np.maximum(d, 0).mean(), rel=0.02)
 
 
+def test_bayes_results_carry_the_posteriors_their_numbers_come_from() -> None:
+    from nbops.abtest.posterior import Family, lift_draws, normal_lift
+
+    a = stats.bayes_beta_binomial(500, 5000, 560, 5000, prior=(2.0, 3.0), seed=4, draws=50_000)
+    assert (a.control.family, a.control.a, a.control.b) == (Family.BETA, 502, 4503)
+    assert (a.treatment.a, a.treatment.b) == (562, 4443)
+    assert a.control.dist().mean() == pytest.approx(502 / 5005)
+    d = lift_draws(a.control, a.treatment, draws=a.draws, seed=a.seed)  # the engine's own draws
+    assert (d > 0).mean() == a.probability and d.mean() == a.estimate
+    b = stats.bayes_normal(1.0, 4.0, 400, 1.05, 9.0, 100)
+    assert (b.control.a, b.control.b, b.treatment.a, b.treatment.b) == pytest.approx((1.0, 0.1, 1.05, 0.3))
+    lift = normal_lift(b.control, b.treatment)
+    assert b.draws == 0 and lift.dist().sf(0) == pytest.approx(b.probability, rel=1e-12)
+    assert lift.dist().ppf(0.975) == pytest.approx(b.interval[1])
+
+
 def test_bad_input_is_refused_with_a_clear_error() -> None:
     with pytest.raises(stats.StatsInputError, match="at least 2"):
         stats.two_proportion_ztest(0, 1, 0, 10)

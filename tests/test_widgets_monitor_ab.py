@@ -151,7 +151,7 @@ def test_ab_estimates_equal_the_report(experiment):
     rep = nbops.ab.get("retention", ws=ws).report(enforce=False)
     c = rep.comparison("treatment")
     assert [f.layout.title.text for f in d.figures()] == [
-        "retention: winner → treatment", "Cumulative lift with its confidence sequence",
+        "retention: winner → treatment", "Posterior densities", "Cumulative lift with its confidence sequence",
         "Units per variant · " + f"SRM ok (p={rep.srm.p_value:.3g}; observed "
         f"{rep.units['control']:,}, {rep.units['treatment']:,}, expected 1,500, 1,500)"]
     fig = d.fig_estimates
@@ -188,7 +188,61 @@ def test_cumulative_lift_ends_at_the_report_and_units_add_up(experiment):
     assert {k: units[k].y[-1] for k in units} == rep.units
     assert d.fig_units.layout.yaxis.title.text == "units (cumulative)"
     page = d.to_html()
-    assert page.count("plotly-graph-div") == 3 and "treatment wins" in page and "<table" in page
+    assert page.count("plotly-graph-div") == 4 and "treatment wins" in page and "<table" in page
+    d.close()
+
+
+def _outcomes(ws: Any, name: str, kind: str, means: tuple[float, float], n: int = 2400) -> None:
+    """An experiment on the fixture's models: binary conversions or normal(mean, 2) values per unit."""
+    rng = np.random.default_rng(7)
+    exp = nbops.ab.create(name, variants={"control": "m@production", "treatment": "m@challenger"},
+                          metric={"name": name, "kind": kind}, salt=name, ws=ws, actor="alice")
+    exp.start()
+    served = exp.predict(np.array([f"{name}{i}" for i in range(n)]),
+                         pd.DataFrame(rng.normal(size=(n, 2)), columns=["a", "b"]))
+    mean = np.where(served["variant"] == "treatment", means[1], means[0])
+    if kind == "binary":
+        hit = rng.random(n) < mean
+        exp.log_outcomes(served.loc[hit, "unit_id"], np.ones(int(hit.sum())))
+    else:
+        exp.log_outcomes(served["unit_id"], rng.normal(mean, 2.0))
+
+
+def _area(x: Any, y: Any, shape: str) -> float:
+    """The area under a drawn curve: steps ("hv": each y holds until the next x) or straight lines."""
+    x, y = np.asarray(x, float), np.asarray(y, float)
+    return float((y[:-1] * np.diff(x)).sum() if shape == "hv" else np.trapezoid(y, x))
+
+
+@pytest.mark.parametrize(("kind", "means"), [("binary", (0.10, 0.11)), ("continuous", (10.0, 10.08))])
+def test_posteriors_peak_at_the_means_and_shade_the_reports_p_better(experiment, kind, means):
+    ws = experiment
+    name = f"post-{kind}"
+    _outcomes(ws, name, kind, means)
+    d = show.ab(name, ws=ws)
+    rep = d.data["report"]
+    c = rep.comparison("treatment")
+    assert 0.05 < c.bayes.probability < 0.99  # a close call: the shaded part is a real share
+    fig = d.fig_posterior
+    assert fig.layout.title.text == "Posterior densities"
+    for variant, mean in (("control", c.test.mean_control), ("treatment", c.test.mean_treatment)):
+        curve = _trace(fig, variant)
+        step = curve.x[1] - curve.x[0]
+        assert curve.x[int(np.argmax(curve.y))] == pytest.approx(mean, abs=2 * step + 1e-3 * abs(mean))
+        assert curve.xaxis == "x"  # both variants on one axis
+    notes = [a.text for a in fig.layout.annotations if a.text.startswith("P(better)")]
+    assert notes == [f"P(better) = {c.bayes.probability:.3f}"]
+    lift, shaded = _trace(fig, "lift: treatment"), _trace(fig, "P(better): treatment")
+    assert shaded.fill == "tozeroy" and min(shaded.x) == 0 and list(shaded.y) == list(lift.y[-len(shaded.y):])
+    shape = lift.line.shape
+    assert shape == ("hv" if kind == "binary" else "linear")  # the engine's draws vs the closed form
+    total, above = _area(lift.x, lift.y, shape), _area(shaded.x, shaded.y, shape)
+    assert total == pytest.approx(1, abs=2e-3)
+    assert above == pytest.approx(c.bayes.probability, abs=2e-3 if kind == "binary" else 1e-3)
+    assert fig.layout.xaxis2.title.text == "lift (treatment − control)"
+    page = d.to_html()
+    assert page.count("plotly-graph-div") == 4 and "Posterior densities" in page
+    assert f"P(better) = {c.bayes.probability:.3f}" in page
     d.close()
 
 

@@ -110,7 +110,7 @@ def test_runs_and_ab_dashboards_render_in_jupyterlab(lab: str, page: Any, tmp_pa
     assert runs.locator(".nbops-runs select option").count() == 6  # the runs table: 4 trainings, 2 registrations
 
     ab = _run_cell(page, 1, shots)
-    _titles(ab, "retention: winner → treatment", "Cumulative lift with its confidence sequence")
+    _titles(ab, "retention: winner → treatment", "Posterior densities", "Cumulative lift with its confidence sequence")
     _shoot(page, ab, shots / "show-ab.png")
     text = ab.inner_text()
     assert "Decision: winner" in text and "treatment wins" in text and "SRM ok" in text

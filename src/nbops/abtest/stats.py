@@ -38,6 +38,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats as _st
 
+from nbops.abtest.posterior import Family, Posterior, lift_draws, normal_lift
 from nbops.errors import NbopsError
 
 ArrayLike = Sequence[float] | np.ndarray
@@ -72,7 +73,12 @@ class TestResult:
 
 @dataclass(frozen=True)
 class BayesResult:
-    """A posterior comparison: P(treatment better) and the expected loss of each choice."""
+    """A posterior comparison: P(treatment better) and the expected loss of each choice.
+
+    ``control``/``treatment`` are the posteriors of the two means; ``draws`` > 0 means the
+    numbers are Monte Carlo over ``lift_draws(control, treatment, draws=draws, seed=seed)``,
+    0 that they are closed forms on the normal lift ``N(estimate, sd(control)^2 + sd(treatment)^2)``.
+    """
 
     method: str
     estimate: float  # posterior mean of treatment - control
@@ -82,6 +88,10 @@ class BayesResult:
     expected_loss_control: float  # E[max(treatment - control, 0)]: the cost of keeping control
     n_control: int
     n_treatment: int
+    control: Posterior | None = None
+    treatment: Posterior | None = None
+    draws: int = 0
+    seed: int = 0
 
 
 @dataclass(frozen=True)
@@ -314,12 +324,14 @@ def bayes_normal(mean_c: float, var_c: float, n_c: int, mean_t: float, var_t: fl
                  *, alpha: float = 0.05) -> BayesResult:
     """Normal posteriors of both means (flat prior, known-variance approximation); closed forms."""
     _check_n(n_c, n_t)
-    mu = mean_t - mean_c
-    sd = math.sqrt(var_c / n_c + var_t / n_t)
+    post_c = Posterior(Family.NORMAL, mean_c, math.sqrt(var_c / n_c))
+    post_t = Posterior(Family.NORMAL, mean_t, math.sqrt(var_t / n_t))
+    lift = normal_lift(post_c, post_t)
+    mu, sd = lift.a, lift.b
     prob, loss_t, loss_c = _normal_loss(mu, sd)
     z = _z(alpha)
     return BayesResult("Bayesian normal", mu, (mu - z * sd, mu + z * sd), prob, loss_t, loss_c,
-                       n_c, n_t)
+                       n_c, n_t, post_c, post_t)
 
 
 def bayes_beta_binomial(conversions_control: int, n_control: int, conversions_treatment: int,
@@ -328,14 +340,14 @@ def bayes_beta_binomial(conversions_control: int, n_control: int, conversions_tr
     """Beta(prior + successes, prior + failures) posteriors, compared by seeded Monte Carlo."""
     _check_n(n_control, n_treatment)
     a0, b0 = prior
-    rng = np.random.default_rng(seed)
-    pc = rng.beta(a0 + conversions_control, b0 + n_control - conversions_control, draws)
-    pt = rng.beta(a0 + conversions_treatment, b0 + n_treatment - conversions_treatment, draws)
-    delta = pt - pc
+    post_c = Posterior(Family.BETA, a0 + conversions_control, b0 + n_control - conversions_control)
+    post_t = Posterior(Family.BETA, a0 + conversions_treatment, b0 + n_treatment - conversions_treatment)
+    delta = lift_draws(post_c, post_t, draws=draws, seed=seed)
     lo, hi = np.quantile(delta, [alpha / 2, 1 - alpha / 2])
     return BayesResult("Bayesian Beta-Binomial", float(delta.mean()), (float(lo), float(hi)),
                        float((delta > 0).mean()), float(np.maximum(-delta, 0).mean()),
-                       float(np.maximum(delta, 0).mean()), n_control, n_treatment)
+                       float(np.maximum(delta, 0).mean()), n_control, n_treatment, post_c, post_t,
+                       draws, seed)
 
 
 # -- power ---------------------------------------------------------------------------------

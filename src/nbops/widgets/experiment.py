@@ -1,5 +1,5 @@
-"""``show.ab``: an experiment's estimates, cumulative lift with its confidence sequence, SRM,
-P(better), units over time and the decision with its reasons.
+"""``show.ab``: an experiment's estimates, posterior densities with P(better), cumulative lift
+with its confidence sequence, SRM, units over time and the decision with its reasons.
 
 The numbers are the experiment's own :class:`~nbops.abtest.report.Report` (computed with
 ``enforce=False``: looking never stops an experiment). Over time, units are bucketed by
@@ -20,7 +20,13 @@ import plotly.graph_objects as go
 
 from nbops.widgets.base import Dashboard, StaticPart, figure_widget, table_html
 from nbops.widgets.dashboards import replace_figure
-from nbops.widgets.figures_ab import ab_estimates_figure, ab_lift_figure, ab_units_figure, srm_text
+from nbops.widgets.figures_ab import (
+    ab_estimates_figure,
+    ab_lift_figure,
+    ab_posterior_figure,
+    ab_units_figure,
+    srm_text,
+)
 
 if TYPE_CHECKING:
     from nbops.abtest.report import Report
@@ -99,7 +105,7 @@ def decision_html(report: Report) -> str:
 
 
 class ExperimentDashboard(Dashboard):
-    """An A/B experiment's result: estimates, lift over time, SRM, P(better), the decision."""
+    """An A/B experiment's result: estimates, posteriors with P(better), lift over time, SRM, the decision."""
 
     def __init__(self, ws: Workspace, experiment: str, *, alpha: float = 0.05, tau: float = 0.1,
                  min_units: int = 100, **kwargs: Any) -> None:
@@ -113,23 +119,25 @@ class ExperimentDashboard(Dashboard):
 
     def _figures(self) -> list[go.Figure]:
         d, t = self.data, self.template
-        return [ab_estimates_figure(d["report"], template=t), ab_lift_figure(d["lift"], template=t),
-                ab_units_figure(d["units"], d["report"], template=t)]
+        return [ab_estimates_figure(d["report"], template=t), ab_posterior_figure(d["report"], template=t),
+                ab_lift_figure(d["lift"], template=t), ab_units_figure(d["units"], d["report"], template=t)]
 
     def build(self) -> None:
         self.decision = w.HTML(decision_html(self.data["report"]))
-        self.fig_estimates, self.fig_lift, self.fig_units = (figure_widget(f) for f in self._figures())
+        self.fig_estimates, self.fig_posterior, self.fig_lift, self.fig_units = (
+            figure_widget(f) for f in self._figures())
+
+    def _widgets(self) -> list[go.FigureWidget]:
+        return [self.fig_estimates, self.fig_posterior, self.fig_lift, self.fig_units]
 
     def body(self) -> Sequence[w.Widget]:
-        return [self.decision, self.fig_estimates, self.fig_lift, self.fig_units]
+        return [self.decision, *self._widgets()]
 
     def update(self) -> None:
         self.decision.value = decision_html(self.data["report"])
-        for target, fig in zip((self.fig_estimates, self.fig_lift, self.fig_units), self._figures(),
-                               strict=True):
+        for target, fig in zip(self._widgets(), self._figures(), strict=True):
             replace_figure(target, fig)
 
     def static_parts(self) -> list[StaticPart]:
         frame = self.data["report"].to_frame()
-        return [decision_html(self.data["report"]), self.fig_estimates, self.fig_lift, self.fig_units,
-                table_html(frame) if len(frame) else ""]
+        return [decision_html(self.data["report"]), *self._widgets(), table_html(frame) if len(frame) else ""]

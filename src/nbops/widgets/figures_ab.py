@@ -4,8 +4,9 @@ and small per-bucket frames), ``go.Figure`` out."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
@@ -14,6 +15,7 @@ from nbops.widgets.figures import LIGHT
 
 if TYPE_CHECKING:
     from nbops.abtest.report import Report
+    from nbops.abtest.stats import BayesResult
 
 CI_COLOR, CS_COLOR = "#1f77b4", "#ff7f0e"
 PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b")
@@ -66,6 +68,75 @@ def ab_estimates_figure(report: Report, *, template: str = LIGHT) -> go.Figure:
                       + (f" → {report.winner}" if report.winner else ""), height=360,
                       margin={"t": 80, "b": 40}, legend={"orientation": "h", "y": -0.2})
     return fig
+
+
+def ab_posterior_figure(report: Report, *, template: str = LIGHT, bins: int = 120) -> go.Figure:
+    """Left: the posterior density of each variant's mean (the Beta or Normal posterior the
+    report's Bayesian comparison used) on one x axis. Right: the posterior of each treatment's
+    lift over control with the area above 0 shaded and labelled with the report's P(better).
+
+    Closed-form (normal) lifts are drawn from their density; Monte Carlo (Beta) lifts as a
+    histogram of the engine's own seeded draws with a bin edge at 0, so the shaded area is the
+    share of draws above 0: the report's P(better).
+    """
+    comps = [c for c in report.comparisons if c.bayes.control is not None and c.bayes.treatment is not None]
+    fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.1, subplot_titles=(
+        "Posterior of each variant's mean", "Posterior of the lift, area above 0 = P(better)"))
+    if comps:
+        posts = {next(iter(report.units)): comps[0].bayes.control,
+                 **{c.variant: c.bayes.treatment for c in comps}}
+        x = _grid([p.dist() for p in posts.values() if p is not None])
+        for i, (name, post) in enumerate(posts.items()):
+            assert post is not None
+            fig.add_trace(go.Scatter(x=x, y=post.dist().pdf(x), mode="lines", name=name,
+                                     line={"color": PALETTE[i % len(PALETTE)]},
+                                     hovertemplate=f"{name}: mean %{{x:.4g}}<br>density %{{y:.3g}}<extra></extra>"),
+                          row=1, col=1)
+        for i, c in enumerate(comps, start=1):
+            _lift_density(fig, c.variant, c.bayes, PALETTE[i % len(PALETTE)], bins)
+            fig.add_annotation(text=f"P(better) = {c.bayes.probability:.3f}" if len(comps) == 1 else
+                               f"{c.variant}: P(better) = {c.bayes.probability:.3f}",
+                               xref="x2 domain", yref="y2 domain", x=0.02, y=1 - 0.09 * (i - 1),
+                               xanchor="left", yanchor="top", showarrow=False,
+                               font={"color": PALETTE[i % len(PALETTE)], "size": 13})
+        fig.add_vline(x=0, line={"color": "#7f7f7f", "dash": "dash"}, row=1, col=2)
+    fig.update_xaxes(title_text="metric mean", row=1, col=1)
+    fig.update_xaxes(title_text="lift (treatment − control)", row=1, col=2)
+    fig.update_yaxes(title_text="posterior density", row=1, col=1)
+    fig.update_layout(template=template, title="Posterior densities", height=340,
+                      margin={"t": 80, "b": 40}, legend={"orientation": "h", "y": -0.2})
+    return fig
+
+
+def _grid(dists: Sequence[Any], points: int = 400) -> np.ndarray:
+    """One x grid covering every distribution (scipy frozen) but its 1e-5 tails."""
+    return np.linspace(min(d.ppf(1e-5) for d in dists), max(d.isf(1e-5) for d in dists), points)
+
+
+def _lift_density(fig: go.Figure, variant: str, bayes: BayesResult, color: str, bins: int) -> None:
+    """The lift posterior as a curve and its part above 0 as a filled area (same shape)."""
+    from nbops.abtest.posterior import lift_draws, normal_lift
+
+    assert bayes.control is not None and bayes.treatment is not None
+    if bayes.draws:
+        d = lift_draws(bayes.control, bayes.treatment, draws=bayes.draws, seed=bayes.seed)
+        width = max(float(d.max() - d.min()) / bins, 1e-12)
+        edges = np.arange(np.floor(d.min() / width) - 1, np.ceil(d.max() / width) + 2) * width
+        counts, edges = np.histogram(d, edges)
+        x, y, shape = edges, np.append(counts / (len(d) * width), 0.0), "hv"  # a step per bin
+        how = f"histogram of the {len(d):,} posterior draws"
+    else:
+        lift = normal_lift(bayes.control, bayes.treatment).dist()
+        x = np.union1d(np.linspace(lift.ppf(1e-5), lift.isf(1e-5), 400), [0.0])
+        y, shape, how = lift.pdf(x), "linear", "normal posterior"
+    above = x >= 0
+    fig.add_trace(go.Scatter(x=x[above], y=y[above], mode="lines", fill="tozeroy", line={"width": 0, "shape": shape},
+                             fillcolor=_alpha(color, 0.35), name=f"P(better): {variant}", showlegend=False,
+                             hoverinfo="skip", meta={"p_better": bayes.probability}), row=1, col=2)
+    fig.add_trace(go.Scatter(x=x, y=y, mode="lines", line={"color": color, "shape": shape},
+                             name=f"lift: {variant}", showlegend=False,
+                             hovertemplate=f"{variant}: lift %{{x:+.4g}}<br>density %{{y:.3g}}"
+                                           f"<extra>{how}</extra>"), row=1, col=2)
 
 
 def ab_lift_figure(lift: pd.DataFrame, *, template: str = LIGHT) -> go.Figure:
