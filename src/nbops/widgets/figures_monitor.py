@@ -26,7 +26,7 @@ ALERT_STYLE = {"firing": ("alert fired", "#d62728", "triangle-up"),
 ROWS = ("Predictions per bucket", "Latency", "Performance on logged outcomes",
         "Drift against the reference", "Alerts")
 LATENCY = (("latency_p50", "p50", "#2ca02c"), ("latency_p95", "p95", "#ff7f0e"),
-           ("latency_p99", "p99", "#d62728"))
+           ("latency_p99", "p99", "#9467bd"))
 
 
 def _hover_time(x: pd.Series) -> list[str]:
