@@ -4,12 +4,13 @@ what reading the logs gives, however the logs changed since the rollups were mad
 from __future__ import annotations
 
 import warnings
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pytest
 from test_widgets_monitor_ab import START, fill_monitoring
 from widgets_support import opened
@@ -18,6 +19,7 @@ import nbops
 import nbops.monitor as mon
 from nbops import show
 from nbops.monitor.files import LogFiles
+from nbops.monitor.reporting import Monitor
 
 UNTIL = START + timedelta(hours=3)
 
@@ -162,3 +164,94 @@ def test_logs_on_s3_are_rolled_up_locally(workspace_dir, moto_server, s3_bucket)
         keys = [o["Key"] for o in moto_server.client().list_objects_v2(
             Bucket=s3_bucket, Prefix="data/monitor/predictions/")["Contents"]]
         assert len(keys) >= 3  # the logs stay on S3
+
+
+# -- awkward logs, written file by file as the logger lays them out ------------------------
+T0 = datetime(2026, 6, 1, 0, tzinfo=UTC)
+
+
+def _preds(ids: list[str], ts: list[datetime], pred: list[int], lat: list[float] | None = None,
+           extra: dict[str, Any] | None = None) -> pa.Table:
+    n = len(ids)
+    return pa.table({"request_id": pa.array(ids), "ts": pa.array(ts, pa.timestamp("us", tz="UTC")),
+                     "model": pa.array(["m"] * n), "model_version": pa.array([1] * n, pa.int64()),
+                     "latency_ms": pa.array(lat or [1.0] * n, pa.float64()),
+                     "error": pa.nulls(n, pa.string()), "prediction": pa.array(pred, pa.int64()),
+                     "score": pa.nulls(n, pa.float64()), **(extra or {})})
+
+
+def _outs(ids: list[str], ts: list[datetime], y: list[int]) -> pa.Table:
+    return pa.table({"request_id": pa.array(ids), "ts": pa.array(ts, pa.timestamp("us", tz="UTC")),
+                     "y_true": pa.array(y, pa.int64())})
+
+
+def _write(files: LogFiles, kind: str, t: datetime, table: pa.Table, hour: str | None = None) -> None:
+    part = files.partition(kind, "m" if kind == "predictions" else None, f"{t:%Y-%m-%d}", t.hour)
+    files.write(part if hour is None else part.rsplit("=", 1)[0] + "=" + hour, table)
+
+
+def _rolled_vs_logs(ws: Any) -> tuple[tuple[Any, ...], tuple[Any, ...]]:
+    """(volume, outcomes, accuracy) of the hour from T0: as the dashboard shows it, and as
+    the monitoring queries read it from the logs."""
+    m = Monitor(ws)
+    scan, outcomes = m.scan("m"), m.outcome_scan()
+    assert scan is not None and outcomes is not None
+    d = _dashboard_of(ws, "m", T0 + timedelta(hours=1))
+    t, p = d["traffic"], d["performance"]
+    logs_t = m.repo.traffic_buckets(scan, T0, T0 + timedelta(hours=1), 3600)
+    logs_p = m.repo.performance_buckets(scan, outcomes, T0, T0 + timedelta(hours=1), 3600,
+                                        regression=False, numeric=True)
+    shown = (t["n"].tolist(), p["n_outcomes"].tolist(), p["accuracy"].tolist())
+    return shown, (logs_t["n"].tolist(), logs_p["n_outcomes"].tolist(), logs_p["accuracy"].tolist())
+
+
+def _dashboard_of(ws: Any, model: str, until: datetime) -> dict[str, Any]:
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        d = show.monitor(model, window="1h", until=until, bucket="1h", ws=ws)
+    d.close()
+    return d.data
+
+
+def test_awkward_logs_are_shown_as_the_logs_say(tmp_path):
+    with opened(tmp_path) as ws:
+        files = LogFiles.for_settings(ws.settings)
+        t = T0 + timedelta(minutes=1)
+        # one request id predicted twice in one batch, and an outcome for it
+        _write(files, "predictions", T0, _preds(["a", "a", "b"], [t, t, t], [1, 1, 0]))
+        _write(files, "outcomes", T0, _outs(["a"], [t + timedelta(minutes=5)], [1]))
+        # an outcome stamped the day before its prediction (a skewed clock) is not counted
+        _write(files, "predictions", T0, _preds(["x"], [t], [1]))
+        _write(files, "outcomes", T0 - timedelta(hours=1), _outs(["x"], [T0 - timedelta(seconds=1)], [0]))
+        # a NaN latency, and the same hour in a folder named hour=0 besides hour=00
+        _write(files, "predictions", T0, _preds(["n"], [t], [1], lat=[float("nan")]), hour="0")
+        shown, logs = _rolled_vs_logs(ws)
+        assert shown == logs == ([5], [2], [1.0])
+        _write(files, "outcomes", T0, _outs(["b"], [t + timedelta(minutes=6)], [0]))  # merged in
+        shown, logs = _rolled_vs_logs(ws)
+        assert shown == logs == ([5], [3], [1.0])
+
+
+def test_feature_histograms_follow_new_columns_and_odd_names(tmp_path):
+    from nbops.catalog.monitor import bucketed
+    from nbops.monitor.rollup import Rollup
+
+    with opened(tmp_path) as ws:
+        files = LogFiles.for_settings(ws.settings)
+        m = Monitor(ws)
+        _write(files, "predictions", T0, _preds(["a"], [T0], [1]))
+        until = T0 + timedelta(hours=2)
+        _, where, params, _ = bucketed("", T0, until, 3600)
+        rollup = Rollup(ws.catalog, files, ws.settings.home, "m")
+        for column in ("f__km/h", "f__new"):
+            edges = [0.5, 1.5]
+            with rollup.fresh() as r:
+                assert r.histogram(column, edges, where, params) == (0, [0, 0, 0])  # not logged yet
+            later = T0 + timedelta(hours=1)  # a later model version logs the feature
+            _write(files, "predictions", later, _preds(["b", "c"], [later] * 2, [1, 0],
+                                                       extra={column: pa.array([1.0, 2.0])}))
+            with rollup.fresh() as r:
+                got = r.histogram(column, edges, where, params)
+            scan = m.scan("m")
+            assert scan is not None
+            assert got == m.repo.feature_histogram(scan, T0, until, column, edges) == (2, [0, 1, 1])

@@ -9,7 +9,7 @@ The prediction/outcome logs are Parquet files read with ``read_parquet``: see
 from __future__ import annotations
 
 import math
-from datetime import datetime
+from datetime import UTC, datetime, time
 from typing import Any
 
 import duckdb
@@ -195,8 +195,9 @@ class MonitorRepository:
                                  WHERE date >= CAST(? AS DATE) GROUP BY request_id),"""
             source, cond, params = (f"{scan} p JOIN o USING (request_id)", "AND p.error IS NULL",
                                     [since.date(), *params])
-        else:
-            outcomes, source, cond = "", joined, ""
+        else:  # the pairs hold the latest outcome: dropped when older than the logs' outcome scan
+            outcomes, source, cond = "", joined, "AND p.o_ts >= ?::TIMESTAMPTZ"
+            params = [*params, datetime.combine(since.date(), time(), UTC)]
         sql = f"""WITH {outcomes}
                   g AS (SELECT {key}, count(*) AS k, {sums} FROM {source}
                         WHERE {where} {cond} GROUP BY ALL)

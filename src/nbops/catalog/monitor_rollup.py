@@ -24,6 +24,7 @@ from nbops.catalog.core import Catalog
 
 LATENCY_GAMMA = 1.02  # bin width: a percentile read from the bins is within 1% of a logged value
 LATENCY_ZERO_BIN = -(2**31)
+LATENCY_NONFINITE_BIN = 2**31 - 1  # NaN and ±inf: above every latency, as DuckDB sorts NaN
 _HIVE = "hive_partitioning = true, union_by_name = true, hive_types = {'date': DATE, 'hour': INTEGER}"
 _LATEST = "arg_max(y_true, ts) AS y_true, max(ts) AS o_ts"
 
@@ -59,28 +60,35 @@ class RollupQueries:
         """Per partition of ``predictions`` and latency bin: predictions, errors and the latency
         sum, plus the rows of ``keep`` (the previous file) whose partition is not in ``drop``,
         as one file ``target``."""
-        k = (f"CASE WHEN latency_ms > 0 THEN ceil(ln(latency_ms) / {math.log(LATENCY_GAMMA)!r})::INTEGER "
-             f"WHEN latency_ms IS NOT NULL THEN {LATENCY_ZERO_BIN} END")
+        k = (f"CASE WHEN isfinite(latency_ms) AND latency_ms > 0 "
+             f"THEN ceil(ln(latency_ms) / {math.log(LATENCY_GAMMA)!r})::INTEGER "
+             f"WHEN isfinite(latency_ms) THEN {LATENCY_ZERO_BIN} "
+             f"WHEN latency_ms IS NOT NULL THEN {LATENCY_NONFINITE_BIN} END")
         select = f"""SELECT date, hour, {k} AS k, count(*)::BIGINT AS c,
                      count(error)::BIGINT AS n_errors, sum(latency_ms) AS lat_sum
                      FROM {files_sql(predictions)} GROUP BY ALL"""
         self._rewrite(select if predictions else None, keep, drop, target)
 
-    def write_histogram(self, predictions: Sequence[str], column: str, edges: Sequence[float],
+    def columns(self, paths: Sequence[str]) -> set[str]:
+        return {r[0] for r in self.catalog.fetchall(f"DESCRIBE SELECT * FROM {files_sql(paths)}")}
+
+    def write_histogram(self, predictions: Sequence[str], column: str | None, edges: Sequence[float],
                         keep: str | None, drop: Sequence[str], target: str) -> None:
         """Per partition of ``predictions``: a numeric column's counts per bin of ``edges`` (as
         :meth:`MonitorRepository.feature_histogram`: a row per edge, and a row with edge NULL
-        holding the number of non-missing values), plus ``keep``'s other partitions."""
+        holding the number of non-missing values), plus ``keep``'s other partitions. ``column``
+        None: the files do not have it (no values)."""
         from nbops.catalog.monitor import _ident
 
+        value = f"{_ident(column)}::DOUBLE" if column is not None else "NULL::DOUBLE"
         edge_list = "[" + ", ".join(repr(float(e)) for e in edges) + "]::DOUBLE[]"
         select = f"""SELECT date, hour, unnest(map_keys(h)) AS edge, unnest(map_values(h))::BIGINT AS c
                      FROM (SELECT date, hour, histogram(v, {edge_list}) AS h FROM (
-                           SELECT date, hour, {_ident(column)}::DOUBLE AS v FROM {files_sql(predictions)})
+                           SELECT date, hour, {value} AS v FROM {files_sql(predictions)})
                            WHERE NOT isnan(v) GROUP BY ALL)
                      UNION ALL
                      SELECT date, hour, NULL::DOUBLE AS edge, count(v)::BIGINT AS c FROM (
-                           SELECT date, hour, {_ident(column)}::DOUBLE AS v FROM {files_sql(predictions)})
+                           SELECT date, hour, {value} AS v FROM {files_sql(predictions)})
                      WHERE NOT isnan(v) GROUP BY ALL"""
         self._rewrite(select if predictions else None, keep, drop, target)
 
@@ -113,8 +121,10 @@ class RollupQueries:
     def merge_joined(self, predictions: Sequence[str], new_outcomes: Sequence[str],
                      joined: Sequence[str], target: str) -> list[tuple[Any, int]]:
         """Join ``new_outcomes`` to ``predictions`` and merge the matches into the existing
-        ``joined`` files of the partitions they touch, keeping each prediction's latest outcome.
-        Returns the (date, hour) partitions written to ``target``."""
+        ``joined`` files of the partitions they touch: a joined row takes a request's new outcome
+        when it is later than its own; predictions without a joined row yet are added (every
+        row of a request id, as the join of the logs counts them). Returns the (date, hour)
+        partitions written to ``target``."""
         delta = self.catalog.arrow(
             f"""WITH o AS (SELECT request_id, {_LATEST} FROM {files_sql(new_outcomes)}
                            GROUP BY request_id)
@@ -125,12 +135,19 @@ class RollupQueries:
         parts = self.catalog.fetchall("SELECT DISTINCT date, hour FROM delta", frames={"delta": delta})
         keys = {(str(d), int(h)) for d, h in parts}
         old = [p for p in joined if _partition_key(p) in keys]
-        union = "SELECT * FROM delta" + (
-            f" UNION ALL BY NAME SELECT date, hour, ts, request_id, prediction, y_true, o_ts "
-            f"FROM {files_sql(old)}" if old else "")
-        _copy(self.catalog, f"""SELECT * FROM ({union}) QUALIFY row_number() OVER (
-                                PARTITION BY request_id, ts ORDER BY o_ts DESC) = 1""",
-              target, frames={"delta": delta})
+        if not old:
+            _copy(self.catalog, "SELECT * FROM delta", target, frames={"delta": delta})
+            return [(d, int(h)) for d, h in parts]
+        later = "n.n_t IS NOT NULL AND n.n_t > o.o_ts"
+        _copy(self.catalog, f"""
+            WITH o AS (SELECT date, hour, ts, request_id, prediction, y_true, o_ts FROM {files_sql(old)}),
+                 n AS (SELECT DISTINCT request_id, y_true AS n_y, o_ts AS n_t FROM delta)
+            SELECT o.date, o.hour, o.ts, o.request_id, o.prediction,
+                   CASE WHEN {later} THEN n.n_y ELSE o.y_true END AS y_true,
+                   CASE WHEN {later} THEN n.n_t ELSE o.o_ts END AS o_ts
+            FROM o LEFT JOIN n USING (request_id)
+            UNION ALL BY NAME
+            SELECT d.* FROM delta d ANTI JOIN o USING (request_id)""", target, frames={"delta": delta})
         return [(d, int(h)) for d, h in parts]
 
     # -- reading ------------------------------------------------------------
@@ -166,6 +183,7 @@ def traffic(hourly: pd.DataFrame, qs: Sequence[float] = (0.5, 0.95, 0.99)) -> pd
     for q, col in zip(qs, cols, strict=True):
         first = lat.loc[cum >= np.maximum(np.ceil(q * total), 1)].groupby("bucket", sort=True)["k"].first()
         k = first.to_numpy(np.float64)
-        out[col] = pd.Series(np.where(k == LATENCY_ZERO_BIN, 0.0,
-                                      2 * LATENCY_GAMMA ** k / (LATENCY_GAMMA + 1)), index=first.index)
+        with np.errstate(over="ignore"):
+            value = np.where(k == LATENCY_ZERO_BIN, 0.0, 2 * LATENCY_GAMMA ** k / (LATENCY_GAMMA + 1))
+        out[col] = pd.Series(np.where(k == LATENCY_NONFINITE_BIN, np.nan, value), index=first.index)
     return out.reset_index()[["bucket", "n", "n_errors", "latency_mean", *cols]]

@@ -19,6 +19,7 @@ changes nothing, since its rows are the merged file's; any other deletion rebuil
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import shutil
@@ -53,7 +54,10 @@ class Rollup:
         with open(self.root / "lock", "a+") as fd:
             fcntl.flock(fd, fcntl.LOCK_EX)
             try:
-                self.refresh()
+                try:
+                    self.refresh()
+                except Exception:  # e.g. a file compacted away between listing and reading
+                    self.refresh()  # list again, once
                 yield self
             except Exception:
                 (self.root / "state.json").unlink(missing_ok=True)  # rebuilt next time
@@ -64,9 +68,10 @@ class Rollup:
     def refresh(self) -> dict[str, int]:
         """Roll up what changed since the last refresh; returns what was done (for progress)."""
         state = self._state()
-        preds = {_dirname(p): f for p, f in self.files.listing("predictions", self.model).items()}
+        preds = self._predictions()
         outcomes = sorted(f for fs in self.files.listing("outcomes", None).values() for f in fs)
-        if _outcomes_deleted(state["outcomes"], outcomes):
+        if _outcomes_deleted(state["outcomes"], outcomes) or (
+                state["predictions"] and not os.path.exists(self.path("hourly"))):
             state = self._state(reset=True)
         changed = sorted(p for p, f in preds.items() if state["predictions"].get(p) != f)
         gone = sorted(set(state["predictions"]) - set(preds))
@@ -87,9 +92,9 @@ class Rollup:
                 else:
                     Path(self.path(name)).unlink(missing_ok=True)
             for part in changed + gone:
-                _replace(tmp / "joined" / part, self.root / "joined" / part)
+                _replace(tmp / "joined" / part, self.root / "joined" / part, tmp)
             for part in merged:
-                _replace(tmp / "merged" / part, self.root / "joined" / part)
+                _replace(tmp / "merged" / part, self.root / "joined" / part, tmp)
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
         kept = {k: v for k, v in state.items() if k.startswith("histogram:")}
@@ -112,27 +117,40 @@ class Rollup:
         parts = self.q.merge_joined(rest, new_outcomes, joined, str(tmp / "merged"))
         return [f"date={d}/hour={h}" for d, h in parts]
 
+    def _predictions(self) -> dict[str, list[str]]:
+        """The model's log files by partition as rollups name it (``hour=0`` and ``hour=00``
+        folders of one hour are one partition)."""
+        out: dict[str, list[str]] = {}
+        for part, files in self.files.listing("predictions", self.model).items():
+            out.setdefault(_dirname(part), []).extend(files)
+        return {k: sorted(v) for k, v in out.items()}
+
     def histogram(self, column: str, edges: list[float], where: str,
                   params: list[Any]) -> tuple[int, list[int]]:
         """A numeric log column's counts per bin of ``edges`` over the partitions ``where`` selects
         (as :meth:`MonitorRepository.feature_histogram`). Each (column, edges) is rolled up on
         first use, then kept up to date partition by partition; other edges start it again."""
         state = self._state()
-        preds = {_dirname(p): f for p, f in self.files.listing("predictions", self.model).items()}
+        preds = self._predictions()
         key = f"histogram:{column}"
         mine = state.get(key) if state.get(key, {}).get("edges") == edges else None
         seen = mine["predictions"] if mine else {}
         changed = sorted(p for p, f in preds.items() if seen.get(p) != f)
         gone = sorted(set(seen) - set(preds))
-        path = self.path(key.replace(":", "-"))
+        path = self.path("histogram-" + hashlib.sha1(column.encode()).hexdigest()[:20])
         if changed or gone or not os.path.exists(path):
             tmp = f"{path}.{uuid.uuid4().hex}.tmp"
             files = [f for p in changed for f in preds[p]]
             keep = path if mine and os.path.exists(path) else None
-            self.q.write_histogram(files, column, edges, keep, changed + gone, tmp)
-            if not os.path.exists(tmp):
-                return 0, [0] * (len(edges) + 1)
-            os.replace(tmp, path)
+            present = bool(files) and column in self.q.columns(files)
+            try:
+                self.q.write_histogram(files, column if present else None, edges, keep,
+                                       changed + gone, tmp)
+                if not os.path.exists(tmp):
+                    return 0, [0] * (len(edges) + 1)
+                os.replace(tmp, path)
+            finally:
+                Path(tmp).unlink(missing_ok=True)
             state[key] = {"edges": edges, "predictions": preds}
             self._save(state)
         n, by_edge = self.q.histogram(path, where, params)
@@ -151,6 +169,8 @@ class Rollup:
             if any((self.root / "joined").glob("*/*/*.parquet")) else None
 
     def _state(self, *, reset: bool = False) -> dict[str, Any]:
+        for leftover in self.root.glob(".tmp-*"):  # from a process killed mid-refresh
+            shutil.rmtree(leftover, ignore_errors=True)
         try:
             state = {} if reset else json.loads((self.root / "state.json").read_text())
         except (OSError, ValueError):
@@ -185,10 +205,11 @@ def _dirname(partition: str) -> str:
     return f"{date}/hour={int(hour.split('=', 1)[1])}"
 
 
-def _replace(src: Path, dst: Path) -> None:
-    """Put ``src`` (a partition directory, or nothing) where ``dst`` was."""
+def _replace(src: Path, dst: Path, trash: Path) -> None:
+    """Put ``src`` (a partition directory, or nothing) where ``dst`` was; the old one goes to
+    ``trash`` (outside every dataset, so no reader globs it)."""
     if dst.exists():
-        old = dst.with_name(f".old-{uuid.uuid4().hex}")
+        old = trash / f".old-{uuid.uuid4().hex}"
         dst.rename(old)
         shutil.rmtree(old, ignore_errors=True)
     if src.exists():
