@@ -177,9 +177,12 @@ def table_html(frame: Any, *, max_rows: int = 200) -> str:
 
 def figure_widget(fig: go.Figure) -> go.FigureWidget:
     """A FigureWidget of ``fig`` made safe for the comm (see :func:`json_safe`)."""
-    widget = go.FigureWidget(fig)
+    # ``fig`` was validated as it was built: a second validation of 10,000-point traces (a
+    # Python call per value) would cost more than the rest of a dashboard.
+    widget = go.FigureWidget(fig, _validate=False)
     if _has_nan(widget._data) or _has_nan(widget._layout):  # checked on what the comm would send
-        widget = go.FigureWidget(_clean({"data": widget._data, "layout": widget._layout}))
+        widget = go.FigureWidget(_clean({"data": widget._data, "layout": widget._layout}),
+                                 _validate=False)
     return widget
 
 

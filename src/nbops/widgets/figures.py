@@ -60,13 +60,15 @@ def runs_metric_figure(runs: pd.DataFrame, metrics: Sequence[str] | None = None,
                        selected: Sequence[str] = (), template: str = LIGHT) -> go.Figure:
     """One point per run and metric, runs along x in the frame's order (sort the frame to sort them)."""
     metrics = list(metrics) if metrics is not None else metric_columns(runs)
-    labels = run_labels(runs)
+    # numpy string arrays, not lists: plotly checks and copies 10,000 labels at once
+    labels = np.asarray(run_labels(runs), dtype=str)
+    run_ids = runs["run_id"].to_numpy(dtype=str)
     fig = go.Figure()
     for key in metrics:
         col = f"metric.{key}"
         y = runs[col] if col in runs.columns else pd.Series([None] * len(runs))
         fig.add_trace(go.Scatter(
-            x=labels, y=y, name=key, mode="lines+markers", customdata=runs["run_id"],
+            x=labels, y=y, name=key, mode="lines+markers", customdata=run_ids,
             selectedpoints=_selected_index(runs, selected),
             selected={"marker": {"size": 13}}, unselected={"marker": {"opacity": 0.3}},
             hovertemplate="%{x}<br>" + key + " = %{y:.6g}<extra></extra>"))
