@@ -115,14 +115,7 @@ def _write_predictions(ws: Any, n: int) -> None:
         base = np.datetime64(t.replace(tzinfo=None), "us").astype(np.int64)
         ts = np.sort(base + rng.integers(0, 3_600_000_000, k))
         ids = pc.binary_join_element_wise("r", pa.array(np.arange(done, done + k)).cast(pa.string()), "")
-        x = rng.normal(size=(k, 4))
-        x[:, 0] += 0.0 if h < 120 else 1.0
-        pred = (x[:, 0] + rng.normal(size=k) > 0).astype(np.int64)
-        table = pa.table({
-            "request_id": ids, "ts": pa.array(ts, pa.timestamp("us", tz="UTC")),
-            "model": pa.array(np.full(k, "bench")), "model_version": pa.array(np.ones(k, np.int64)),
-            "latency_ms": rng.gamma(2.0, 4.0, k), "error": pa.nulls(k, pa.string()),
-            "prediction": pred, "score": rng.random(k), **{f"f__x{i}": x[:, i] for i in range(4)}})
+        table, pred = _prediction_table(rng, ids, ts, shift=0.0 if h < 120 else 1.0)
         date = t.strftime("%Y-%m-%d")
         files.write(files.partition("predictions", "bench", date, t.hour), table)
         m = k // 10
@@ -131,6 +124,23 @@ def _write_predictions(ws: Any, n: int) -> None:
             "request_id": ids.slice(0, m), "ts": pa.array(ts[:m] + 600_000_000, pa.timestamp("us", tz="UTC")),
             "y_true": y.astype(np.int64)}))
         done += k
+
+
+def _prediction_table(rng: Any, ids: Any, ts: Any, shift: float = 0.0) -> tuple[Any, Any]:
+    """The logger's prediction rows for ``ids`` at ``ts`` (4 features, x0 shifted by
+    ``shift``), and the predictions."""
+    import numpy as np
+    import pyarrow as pa
+
+    k = len(ids)
+    x = rng.normal(size=(k, 4))
+    x[:, 0] += shift
+    pred = (x[:, 0] + rng.normal(size=k) > 0).astype(np.int64)
+    return pa.table({
+        "request_id": ids, "ts": pa.array(ts, pa.timestamp("us", tz="UTC")),
+        "model": pa.array(np.full(k, "bench")), "model_version": pa.array(np.ones(k, np.int64)),
+        "latency_ms": rng.gamma(2.0, 4.0, k), "error": pa.nulls(k, pa.string()),
+        "prediction": pred, "score": rng.random(k), **{f"f__x{i}": x[:, i] for i in range(4)}}), pred
 
 
 # -- figures -----------------------------------------------------------------------
@@ -285,14 +295,9 @@ def _log_another_batch(ws: Any, n: int) -> list[str]:
     base = np.datetime64(t.replace(tzinfo=None), "us").astype(np.int64)
     ts = np.sort(base + rng.integers(0, 3_600_000_000, k))
     ids = pa.array([f"extra{i}" for i in range(k)])
-    x = rng.normal(size=(k, 4))
-    pred = (x[:, 0] + rng.normal(size=k) > 0).astype(np.int64)
+    table, _ = _prediction_table(rng, ids, ts)
     date = t.strftime("%Y-%m-%d")
-    paths = [files.write(files.partition("predictions", "bench", date, t.hour), pa.table({
-        "request_id": ids, "ts": pa.array(ts, pa.timestamp("us", tz="UTC")),
-        "model": pa.array(np.full(k, "bench")), "model_version": pa.array(np.ones(k, np.int64)),
-        "latency_ms": rng.gamma(2.0, 4.0, k), "error": pa.nulls(k, pa.string()),
-        "prediction": pred, "score": rng.random(k), **{f"f__x{i}": x[:, i] for i in range(4)}}))]
+    paths = [files.write(files.partition("predictions", "bench", date, t.hour), table)]
     m = k // 10
     # outcomes for the new predictions and as many late ones for the previous day's (a later
     # outcome wins): labels arrive for recent traffic

@@ -57,7 +57,8 @@ def _backoff(attempt: int) -> None:
     time.sleep(random.uniform(0, min(0.5, 0.005 * 2**attempt)))
 
 
-def _sql_str(value: str) -> str:
+def sql_str(value: str) -> str:
+    """``value`` as an SQL string literal."""
     return "'" + value.replace("'", "''") + "'"
 
 
@@ -192,10 +193,10 @@ class Catalog:
         if "s3://" in (s.data_path + s.store_path):
             extensions.load(con, "httpfs")
             self._create_s3_secret(con)
-        opts = [f"DATA_PATH {_sql_str(s.data_path)}"]
+        opts = [f"DATA_PATH {sql_str(s.data_path)}"]
         if s.catalog_url.startswith("ducklake:sqlite:"):
             opts += ["META_JOURNAL_MODE 'WAL'", "META_BUSY_TIMEOUT 10000"]
-        attach = f"ATTACH {_sql_str(s.catalog_url)} AS {LAKE} ({', '.join(opts)})"
+        attach = f"ATTACH {sql_str(s.catalog_url)} AS {LAKE} ({', '.join(opts)})"
         for attempt in range(_MAX_ATTEMPTS):
             try:
                 with self._writer.held():  # a new catalog's metadata tables are created here
@@ -216,14 +217,14 @@ class Catalog:
 
     def _create_s3_secret(self, con: duckdb.DuckDBPyConnection) -> None:
         s3 = self.settings.s3
-        parts = ["TYPE S3", f"REGION {_sql_str(s3.region)}", f"URL_STYLE {_sql_str(s3.url_style)}",
+        parts = ["TYPE S3", f"REGION {sql_str(s3.region)}", f"URL_STYLE {sql_str(s3.url_style)}",
                  f"USE_SSL {'true' if s3.use_ssl else 'false'}"]
         if s3.key_id:
-            parts.append(f"KEY_ID {_sql_str(s3.key_id)}")
+            parts.append(f"KEY_ID {sql_str(s3.key_id)}")
         if s3.secret:
-            parts.append(f"SECRET {_sql_str(s3.secret)}")
+            parts.append(f"SECRET {sql_str(s3.secret)}")
         if s3.endpoint:
-            parts.append(f"ENDPOINT {_sql_str(s3.endpoint)}")
+            parts.append(f"ENDPOINT {sql_str(s3.endpoint)}")
         con.execute(f"CREATE OR REPLACE SECRET nbops_s3 ({', '.join(parts)})")
 
     def close(self) -> None:

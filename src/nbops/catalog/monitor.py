@@ -9,13 +9,14 @@ The prediction/outcome logs are Parquet files read with ``read_parquet``: see
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from datetime import UTC, datetime, time
 from typing import Any
 
 import duckdb
 import pandas as pd
 
-from nbops.catalog.core import Catalog
+from nbops.catalog.core import Catalog, sql_str
 from nbops.catalog.monitor_records import (
     AlertEventRow,
     AlertRuleRow,
@@ -212,15 +213,13 @@ class MonitorRepository:
         (-inf, e0], (e0, e1], ..., (ek, +inf) (as ``numpy.searchsorted(edges, v, 'left')``),
         counted by DuckDB's ``histogram`` over the hour partitions (see :func:`bucketed`)."""
         _, where, params, _ = bucketed("", since, until, 3600)
-        v = f"{_ident(column)}::DOUBLE"
+        v = f"{sql_ident(column)}::DOUBLE"
         n, keys, counts = self.catalog.fetchall(
             f"""SELECT n, map_keys(h), map_values(h) FROM (
                     SELECT count(v) AS n, histogram(v, ?::DOUBLE[]) AS h
                     FROM (SELECT {v} AS v FROM {scan} WHERE {where}) WHERE NOT isnan(v))""",
             [edges, *params])[0]
-        by_edge = dict(zip(keys or [], counts or [], strict=True))
-        inner = [int(by_edge.get(e, 0)) for e in edges]
-        return int(n), [*inner, int(n) - sum(inner)]
+        return edge_counts(n, dict(zip(keys or [], counts or [], strict=True)), edges)
 
     def feature_range(self, scan: str, since: datetime, until: datetime, column: str,
                       glob: str | None = None) -> tuple[float | None, float | None]:
@@ -237,7 +236,7 @@ class MonitorRepository:
                     FROM (SELECT *, (regexp_extract(file_name, 'date=([0-9-]+)', 1)::DATE
                                      + regexp_extract(file_name, 'hour=([0-9]+)', 1)::INTEGER
                                      * INTERVAL 1 HOUR) AS hour_start
-                          FROM parquet_metadata({_literal(glob)}) WHERE path_in_schema = ?)
+                          FROM parquet_metadata({sql_str(glob)}) WHERE path_in_schema = ?)
                     WHERE hour_start >= date_trunc('hour', ?::TIMESTAMPTZ AT TIME ZONE 'UTC')
                       AND hour_start < (?::TIMESTAMPTZ AT TIME ZONE 'UTC')""",
                 [column, since, until])[0]
@@ -245,7 +244,7 @@ class MonitorRepository:
                 return float(lo), float(hi)
         _, where, params, _ = bucketed("", since, until, 3600)
         lo, hi = self.catalog.fetchall(
-            f"SELECT min(v), max(v) FROM (SELECT {_ident(column)}::DOUBLE AS v FROM {scan} "
+            f"SELECT min(v), max(v) FROM (SELECT {sql_ident(column)}::DOUBLE AS v FROM {scan} "
             f"WHERE {where}) WHERE NOT isnan(v)", params)[0]
         return lo, hi
 
@@ -256,8 +255,8 @@ class MonitorRepository:
         _, where, params, _ = bucketed("", since, until, 3600)
         return self.catalog.query(
             f"""SELECT value, n, sum(n) OVER ()::BIGINT AS total FROM (
-                    SELECT {_ident(column)} AS value, count(*) AS n FROM {scan}
-                    WHERE {where} AND {_ident(column)} IS NOT NULL GROUP BY 1)
+                    SELECT {sql_ident(column)} AS value, count(*) AS n FROM {scan}
+                    WHERE {where} AND {sql_ident(column)} IS NOT NULL GROUP BY 1)
                 ORDER BY n DESC, value::VARCHAR LIMIT {int(limit)}""", params)
 
 
@@ -308,11 +307,23 @@ def training_datasets(catalog: Catalog, run_id: str) -> list[dict[str, Any]]:
     return df.to_dict("records")
 
 
-def _ident(column: str) -> str:
+
+def sql_ident(column: str) -> str:
     """A column name quoted for SQL."""
     return '"' + column.replace('"', '""') + '"'
 
 
-def _literal(text: str) -> str:
-    """A string quoted as an SQL literal (a table function's file glob takes no parameter)."""
-    return "'" + text.replace("'", "''") + "'"
+def parquet_scan(source: str | Sequence[str]) -> str:
+    """``read_parquet`` over hive-partitioned log files (a glob, or a list of paths) with typed
+    partition columns."""
+    files = sql_str(source) if isinstance(source, str) else \
+        "[" + ", ".join(sql_str(p) for p in source) + "]"
+    return (f"read_parquet({files}, hive_partitioning = true, union_by_name = true, "
+            "hive_types = {'date': DATE, 'hour': INTEGER})")
+
+
+def edge_counts(n: int, by_edge: dict[float, int], edges: Sequence[float]) -> tuple[int, list[int]]:
+    """DuckDB ``histogram(v, edges)`` counts (edge → count, values above the last edge left
+    out) as the bins (-inf, e0], (e0, e1], ..., (ek, +inf), given ``n`` values in all."""
+    inner = [int(by_edge.get(e, 0)) for e in edges]
+    return int(n), [*inner, int(n) - sum(inner)]

@@ -20,33 +20,27 @@ from typing import Any
 
 import pandas as pd
 
-from nbops.catalog.core import Catalog
+from nbops.catalog.core import Catalog, sql_str
+from nbops.catalog.monitor import edge_counts, parquet_scan, sql_ident
 
 LATENCY_GAMMA = 1.02  # bin width: a percentile read from the bins is within 1% of a logged value
 LATENCY_ZERO_BIN = -(2**31)
 LATENCY_NONFINITE_BIN = 2**31 - 1  # NaN and ±inf: above every latency, as DuckDB sorts NaN
-_HIVE = "hive_partitioning = true, union_by_name = true, hive_types = {'date': DATE, 'hour': INTEGER}"
 _LATEST = "arg_max(y_true, ts) AS y_true, max(ts) AS o_ts"
 
 
 def files_sql(paths: Sequence[str]) -> str:
     """``read_parquet`` over an explicit list of hive-partitioned log files."""
-    quoted = ", ".join("'" + p.replace("'", "''") + "'" for p in paths)
-    return f"read_parquet([{quoted}], {_HIVE})"
+    return parquet_scan(list(paths))
 
 
 def dataset_sql(directory: str) -> str:
-    quoted = "'" + (directory.rstrip("/") + "/*/*/*.parquet").replace("'", "''") + "'"
-    return f"read_parquet({quoted}, {_HIVE})"
-
-
-def _quote(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
+    return parquet_scan(directory.rstrip("/") + "/*/*/*.parquet")
 
 
 def _copy(catalog: Catalog, select: str, target: str, params: Sequence[Any] | None = None,
           frames: dict[str, Any] | None = None) -> None:
-    catalog.fetchall(f"COPY ({select}) TO {_quote(target)} (FORMAT parquet, PARTITION_BY (date, hour), "
+    catalog.fetchall(f"COPY ({select}) TO {sql_str(target)} (FORMAT parquet, PARTITION_BY (date, hour), "
                      "COMPRESSION zstd, FILENAME_PATTERN 'part{i}')", params, frames)
 
 
@@ -78,9 +72,7 @@ class RollupQueries:
         :meth:`MonitorRepository.feature_histogram`: a row per edge, and a row with edge NULL
         holding the number of non-missing values), plus ``keep``'s other partitions. ``column``
         None: the files do not have it (no values)."""
-        from nbops.catalog.monitor import _ident
-
-        value = f"{_ident(column)}::DOUBLE" if column is not None else "NULL::DOUBLE"
+        value = f"{sql_ident(column)}::DOUBLE" if column is not None else "NULL::DOUBLE"
         edge_list = "[" + ", ".join(repr(float(e)) for e in edges) + "]::DOUBLE[]"
         select = f"""SELECT date, hour, unnest(map_keys(h)) AS edge, unnest(map_values(h))::BIGINT AS c
                      FROM (SELECT date, hour, histogram(v, {edge_list}) AS h FROM (
@@ -92,22 +84,23 @@ class RollupQueries:
                      WHERE NOT isnan(v) GROUP BY ALL"""
         self._rewrite(select if predictions else None, keep, drop, target)
 
-    def histogram(self, path: str, where: str, params: list[Any]) -> tuple[int, dict[float, int]]:
-        """(non-missing values, count per edge) over the partitions of a window."""
+    def histogram(self, path: str, edges: Sequence[float], where: str,
+                  params: list[Any]) -> tuple[int, list[int]]:
+        """(non-missing values, counts per bin of ``edges``) over the partitions of a window."""
         rows = self.catalog.fetchall(
-            f"SELECT edge, sum(c)::BIGINT FROM read_parquet({_quote(path)}) WHERE {where} GROUP BY edge",
+            f"SELECT edge, sum(c)::BIGINT FROM read_parquet({sql_str(path)}) WHERE {where} GROUP BY edge",
             params)
-        counts = {e: int(c) for e, c in rows if e is not None}
-        return next((int(c) for e, c in rows if e is None), 0), counts
+        n = next((int(c) for e, c in rows if e is None), 0)
+        return edge_counts(n, {e: int(c) for e, c in rows if e is not None}, edges)
 
     def _rewrite(self, select: str | None, keep: str | None, drop: Sequence[str], target: str) -> None:
-        parts = [f"""SELECT * FROM read_parquet({_quote(keep)}) WHERE NOT list_contains(?::VARCHAR[],
+        parts = [f"""SELECT * FROM read_parquet({sql_str(keep)}) WHERE NOT list_contains(?::VARCHAR[],
                      'date=' || strftime(date, '%Y-%m-%d') || '/hour=' || hour)"""] if keep else []
         parts += [select] if select else []
         if not parts:
             return
         self.catalog.fetchall(f"COPY ({' UNION ALL BY NAME '.join(parts)} ORDER BY date, hour) "
-                              f"TO {_quote(target)} (FORMAT parquet, COMPRESSION zstd)",
+                              f"TO {sql_str(target)} (FORMAT parquet, COMPRESSION zstd)",
                               [list(drop)] if keep else None)
 
     def write_joined(self, predictions: Sequence[str], outcomes: Sequence[str], target: str) -> None:
@@ -154,7 +147,7 @@ class RollupQueries:
     def hourly(self, path: str, key: str, where: str, params: list[Any], bucket: str) -> pd.DataFrame:
         """Per bucket and latency bin (k NULL: no latency): c, n_errors, lat_sum."""
         return self.catalog.query(
-            f"""WITH g AS (SELECT {key}, k, c, n_errors, lat_sum FROM read_parquet({_quote(path)})
+            f"""WITH g AS (SELECT {key}, k, c, n_errors, lat_sum FROM read_parquet({sql_str(path)})
                            WHERE {where})
                 SELECT {bucket} AS bucket, k, sum(c)::BIGINT AS c, sum(n_errors)::BIGINT AS n_errors,
                        sum(lat_sum) AS lat_sum FROM g GROUP BY ALL ORDER BY bucket, k""", params)

@@ -120,9 +120,9 @@ class LogFiles:
 
 def scan_sql(glob: str) -> str:
     """A ``read_parquet`` over one kind of log with typed partition columns."""
-    quoted = "'" + glob.replace("'", "''") + "'"
-    return (f"read_parquet({quoted}, hive_partitioning = true, union_by_name = true, "
-            "hive_types = {'date': DATE, 'hour': INTEGER})")
+    from nbops.catalog.monitor import parquet_scan
+
+    return parquet_scan(glob)
 
 
 def any_files(files: LogFiles, kind: str, model: str | None) -> bool:

@@ -25,13 +25,15 @@ import os
 import shutil
 import sys
 import uuid
-from collections.abc import Iterator
+import warnings
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from nbops.catalog.monitor_rollup import RollupQueries
+from nbops.catalog.monitor_rollup import RollupQueries, dataset_sql
 from nbops.monitor.files import LogFiles
 
+T = TypeVar("T")
 FORMAT = 1
 ANNOUNCE_PARTITIONS = 48  # a first rollup this large takes seconds: say what is happening
 FILES = ("hourly",)  # small, rewritten whole
@@ -73,8 +75,7 @@ class Rollup:
         if _outcomes_deleted(state["outcomes"], outcomes) or (
                 state["predictions"] and not os.path.exists(self.path("hourly"))):
             state = self._state(reset=True)
-        changed = sorted(p for p, f in preds.items() if state["predictions"].get(p) != f)
-        gone = sorted(set(state["predictions"]) - set(preds))
+        changed, gone = _diff(state["predictions"], preds)
         new_outcomes = sorted(set(outcomes) - set(state["outcomes"]))
         if not (changed or gone or new_outcomes):
             return {"partitions": 0, "outcome_files": 0}
@@ -134,9 +135,7 @@ class Rollup:
         preds = self._predictions()
         key = f"histogram:{column}"
         mine = state.get(key) if state.get(key, {}).get("edges") == edges else None
-        seen = mine["predictions"] if mine else {}
-        changed = sorted(p for p, f in preds.items() if seen.get(p) != f)
-        gone = sorted(set(seen) - set(preds))
+        changed, gone = _diff(mine["predictions"] if mine else {}, preds)
         path = self.path("histogram-" + hashlib.sha1(column.encode()).hexdigest()[:20])
         if changed or gone or not os.path.exists(path):
             tmp = f"{path}.{uuid.uuid4().hex}.tmp"
@@ -153,9 +152,7 @@ class Rollup:
                 Path(tmp).unlink(missing_ok=True)
             state[key] = {"edges": edges, "predictions": preds}
             self._save(state)
-        n, by_edge = self.q.histogram(path, where, params)
-        inner = [by_edge.get(e, 0) for e in edges]
-        return n, [*inner, n - sum(inner)]
+        return self.q.histogram(path, edges, where, params)
 
     def path(self, name: str) -> str:
         """A single-file rollup (``hourly``)."""
@@ -163,8 +160,6 @@ class Rollup:
 
     def joined(self) -> str | None:
         """A ``read_parquet`` over the joined rows, or None before any outcome matched."""
-        from nbops.catalog.monitor_rollup import dataset_sql
-
         return dataset_sql(str(self.root / "joined")) \
             if any((self.root / "joined").glob("*/*/*.parquet")) else None
 
@@ -186,6 +181,23 @@ class Rollup:
         tmp = self.root / f".state-{uuid.uuid4().hex}.json"
         tmp.write_text(json.dumps(state))
         os.replace(tmp, self.root / "state.json")
+
+
+def read_rolled_up(mon: Any, model: str, read: Callable[[Rollup], T]) -> T | None:
+    """``read(rollup)`` on ``model``'s rollups brought up to date, or None with a warning when
+    they cannot be used (the caller then reads the logs): a cache never costs a dashboard."""
+    try:
+        with Rollup(mon.ws.catalog, mon.files, mon.ws.settings.home, model).fresh() as r:
+            return read(r)
+    except Exception as exc:
+        warnings.warn(f"nbops: monitoring rollups unavailable ({type(exc).__name__}: {exc}); "
+                      "reading the logs instead", stacklevel=3)
+        return None
+
+
+def _diff(seen: dict[str, list[str]], now: dict[str, list[str]]) -> tuple[list[str], list[str]]:
+    """(partitions whose files changed or are new, partitions gone) since ``seen``."""
+    return sorted(p for p, f in now.items() if seen.get(p) != f), sorted(set(seen) - set(now))
 
 
 def _outcomes_deleted(before: list[str], now: list[str]) -> bool:

@@ -10,7 +10,6 @@ so that values outside the training range show apart. The current window's count
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -152,16 +151,13 @@ class OverlaySource:
         from nbops.catalog.monitor import bucketed, hourly
 
         if hourly(self.since, self.until, 3600):
-            from nbops.monitor.rollup import Rollup
+            from nbops.monitor.rollup import read_rolled_up
 
             _, where, params, _ = bucketed("", self.since, self.until, 3600)
-            try:
-                with Rollup(self.mon.ws.catalog, self.mon.files, self.mon.ws.settings.home,
-                            self.name).fresh() as r:
-                    return r.histogram(column, edges, where, params)
-            except Exception as exc:  # a cache must not cost the dashboard
-                warnings.warn(f"nbops: monitoring rollups unavailable ({type(exc).__name__}: {exc}); "
-                              "reading the logs instead", stacklevel=2)
+            counted = read_rolled_up(self.mon, self.name,
+                                     lambda r: r.histogram(column, edges, where, params))
+            if counted is not None:
+                return counted
         assert self.scan is not None
         return self.mon.repo.feature_histogram(self.scan, self.since, self.until, column, edges)
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import html
 import os
-import warnings
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -126,11 +125,11 @@ def _logged(mon: Any, name: str, scan: str | None, start: datetime, end: datetim
     if scan is None:
         return traffic, perf
     if hourly(start, end, bucket_s):
-        try:
-            return _rolled_up(mon, name, start, end, bucket_s)
-        except Exception as exc:  # a stale or unwritable cache must not cost the dashboard
-            warnings.warn(f"nbops: monitoring rollups unavailable ({type(exc).__name__}: {exc}); "
-                          "reading the logs instead", stacklevel=3)
+        from nbops.monitor.rollup import read_rolled_up
+
+        rolled = read_rolled_up(mon, name, lambda r: _rolled_up(mon, r, start, end, bucket_s))
+        if rolled is not None:
+            return rolled
     traffic = mon.repo.traffic_buckets(scan, start, end, bucket_s)
     outcomes = mon.outcome_scan()
     if outcomes is not None:
@@ -139,22 +138,19 @@ def _logged(mon: Any, name: str, scan: str | None, start: datetime, end: datetim
     return traffic, perf
 
 
-def _rolled_up(mon: Any, name: str, start: datetime, end: datetime,
+def _rolled_up(mon: Any, r: Any, start: datetime, end: datetime,
                bucket_s: int) -> tuple[pd.DataFrame, pd.DataFrame]:
     from nbops.catalog.monitor import bucketed
     from nbops.catalog.monitor_rollup import traffic
-    from nbops.monitor.rollup import Rollup
 
     key, where, params, bucket = bucketed("", start, end, bucket_s)
-    with Rollup(mon.ws.catalog, mon.files, mon.ws.settings.home, name).fresh() as r:
-        hourly = r.q.hourly(r.path("hourly"), key, where, params, bucket) \
-            if os.path.exists(r.path("hourly")) else pd.DataFrame(columns=["bucket", "k", "c", "n_errors", "lat_sum"])
-        perf = pd.DataFrame(columns=["bucket", "n_outcomes"])
-        joined = r.joined()
-        if joined is not None:
-            types = mon.repo.column_types(joined)
-            perf = _performance(mon, types, types, start, end, bucket_s, scan=joined,
-                                joined=f"{joined} p")
+    hourly = r.q.hourly(r.path("hourly"), key, where, params, bucket) \
+        if os.path.exists(r.path("hourly")) else pd.DataFrame(columns=["bucket", "k", "c", "n_errors", "lat_sum"])
+    perf = pd.DataFrame(columns=["bucket", "n_outcomes"])
+    joined = r.joined()
+    if joined is not None:
+        types = mon.repo.column_types(joined)
+        perf = _performance(mon, types, types, start, end, bucket_s, scan=joined, joined=f"{joined} p")
     return traffic(hourly), perf
 
 
